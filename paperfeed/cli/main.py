@@ -1,0 +1,268 @@
+"""`paperfeed` command line: ingest, index, search, similar, show, status.
+
+Exit codes: 0 ok, 1 a user error (one line on stderr saying what and where), 2 usage.
+Progress bars and summaries go to stderr, so `--format json|page` output can be piped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from paperfeed.cli import render
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="paperfeed: find the papers that matter.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """Anything the user can fix: printed as one line, exit code 1."""
+
+
+class Fmt(str, Enum):
+    page = "page"
+    json = "json"
+    table = "table"
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    keyword = "keyword"
+    semantic = "semantic"
+
+
+_state: dict = {}
+
+
+@app.callback()
+def _root(db: Annotated[Path | None, typer.Option("--db", envvar="PAPERFEED_DB", help="Database file.")] = None):
+    _state["db"] = db
+
+
+def _pf():  # type: ignore[no-untyped-def]
+    if "pf" not in _state:
+        from paperfeed.core import Paperfeed
+
+        try:
+            _state["pf"] = Paperfeed(_state.get("db"))
+        except Exception as e:  # noqa: BLE001 - e.g. not a database, unwritable directory
+            raise UserError(f"cannot open database {_state.get('db') or ''}: {e}") from None
+    return _state["pf"]
+
+
+def _bar(description: str) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=False, disable=not err.is_terminal and not _progress_forced())
+
+
+def _progress_forced() -> bool:
+    import os
+
+    return os.environ.get("PAPERFEED_PROGRESS") == "1"
+
+
+def _parse_day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    from paperfeed.search.query import QueryError, _parse_date
+
+    try:
+        return _parse_date(value, what)
+    except QueryError as e:
+        raise UserError(str(e)) from None
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Files, URLs, or `arxiv` to harvest arXiv.")],
+    format: Annotated[str | None, typer.Option("--format", "-f", help="jsonl|page|bibtex|csv|ris|atom|oai")] = None,
+    strict: Annotated[bool, typer.Option(help="Reject a whole input if any record is malformed.")] = False,
+    category: Annotated[str | None, typer.Option(help="arXiv category, with `ingest arxiv`.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day, with `ingest arxiv`.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day, with `ingest arxiv`.")] = None,
+    endpoint: Annotated[str, typer.Option(help="oai or api, with `ingest arxiv`.")] = "oai",
+    base_url: Annotated[str | None, typer.Option(help="Override the arXiv endpoint URL.")] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between arXiv requests.")] = 3.0,
+) -> None:
+    """Add papers from files (JSON lines, saved pages, BibTeX, CSV, RIS, arXiv XML) or harvest arXiv."""
+    pf = _pf()
+    if sources == ["arxiv"]:
+        from paperfeed.ingestion.harvest_cli import harvest
+
+        report = harvest(pf, category, _parse_day(since, "since"), _parse_day(until, "until"), endpoint, base_url,
+                         interval, strict, err)
+    else:
+        from paperfeed.ingestion.pipeline import ingest_paths
+
+        with _bar("ingest") as bar:
+            task = bar.add_task("ingest", total=None)
+
+            def on_start(path: str, size: int | None) -> None:
+                bar.reset(task, total=size, description=f"ingest {Path(path).name}")
+
+            report = ingest_paths(pf.store, sources, format, strict, on_start=on_start,
+                                  on_bytes=lambda n: bar.update(task, completed=n))
+    _summarise(report)
+    with _bar("keyword index") as bar:
+        task = bar.add_task("keyword index", total=None)
+        pf.refresh_keyword_index(lambda d, t: bar.update(task, completed=d, total=t))
+    if report.failed or (strict and report.total("rejected")):
+        raise typer.Exit(1)
+
+
+def _summarise(report) -> None:  # type: ignore[no-untyped-def]
+    for inp in report.inputs:
+        for e in inp.errors[:20]:
+            err.print(f"[yellow]skipped[/] {e}", markup=True, highlight=False)
+        if len(inp.errors) > 20:
+            err.print(f"… and {len(inp.errors) - 20} more malformed records in {inp.source}")
+        if inp.failure:
+            err.print(f"[red]error[/] {inp.failure} — nothing from this input was saved", highlight=False)
+    err.print(
+        f"added {report.total('added')}, updated {report.total('updated')}, unchanged {report.total('unchanged')}, "
+        f"rejected {report.total('rejected')}" + (f"; {len(report.failed)} input(s) failed" if report.failed else "")
+    )
+
+
+# -- index ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Rebuild both indexes from the store.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Embed at most this many papers (newest first).")] = None,
+) -> None:
+    """Compute missing embeddings (newest first) and bring keyword and vector indexes up to date."""
+    pf = _pf()
+    with _bar("keyword index") as bar:
+        t = bar.add_task("keyword index", total=None)
+        pf.refresh_keyword_index(lambda d, n: bar.update(t, completed=d, total=n), rebuild=rebuild)
+    with _bar("embed") as bar:
+        t = bar.add_task("embed", total=None)
+        n = pf.embed(lambda d, total: bar.update(t, completed=d, total=total), limit=limit)
+    with _bar("vector index") as bar:
+        t = bar.add_task("vector index", total=None)
+        pf.refresh_vector_index(lambda d, n: bar.update(t, completed=d, total=n), rebuild=rebuild)
+    s = pf.status()
+    err.print(f"embedded {n} new; {s.embedded}/{s.papers} papers have embeddings; vector index holds {s.vectors}")
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", prefix*, -exclude, author:, cat:, since:, until:')],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0, max=10000)] = 0,
+    since: Annotated[str | None, typer.Option(help="Listed on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Listed on or before (YYYY-MM-DD).")] = None,
+    category: Annotated[list[str] | None, typer.Option("--category", "-c", help="arXiv category (repeatable).")] = None,
+    format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+    mode: Annotated[Mode, typer.Option(help="hybrid, keyword or semantic")] = Mode.hybrid,
+) -> None:
+    """Search papers: literal matches first, then papers close in meaning."""
+    from paperfeed.search.query import QueryError, parse_query
+
+    try:
+        uq = parse_query(query, since=_parse_day(since, "since"), until=_parse_day(until, "until"),
+                         categories=category)
+    except QueryError as e:
+        raise UserError(f"bad query: {e}") from None
+    results = _pf().engine.search(uq, limit=limit, offset=offset, mode=mode.value)
+    _print_results(results, format)
+
+
+def _print_results(results, format: Fmt) -> None:  # type: ignore[no-untyped-def]
+    if format is Fmt.json:
+        out.print(render.results_json(results), markup=False, highlight=False)
+    elif format is Fmt.page:
+        sys.stdout.write(render.results_page(results) + "\n")
+    else:
+        if not results:
+            err.print("no papers match")
+        render.results_table(results, out)
+
+
+@app.command()
+def similar(
+    paper_id: Annotated[str, typer.Argument(help="Paper id, e.g. 2503.11731")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    format: Annotated[Fmt, typer.Option("--format", "-f")] = Fmt.table,
+) -> None:
+    """Papers similar to a paper (semantic neighbours fused with shared keywords)."""
+    try:
+        results = _pf().engine.similar(paper_id, limit)
+    except KeyError:
+        raise UserError(f"no paper with id {paper_id!r}") from None
+    _print_results(results, format)
+
+
+@app.command()
+def show(
+    paper_id: Annotated[str, typer.Argument(help="Paper id, e.g. 2503.11731")],
+    format: Annotated[Fmt, typer.Option("--format", "-f", help="json or table")] = Fmt.table,
+) -> None:
+    """Show everything the store knows about one paper."""
+    p = _pf().store.get(paper_id)
+    if p is None:
+        raise UserError(f"no paper with id {paper_id!r}")
+    d = render.paper_json(p)
+    if format is Fmt.json:
+        out.print(json.dumps(d, ensure_ascii=False, indent=2), markup=False, highlight=False)
+        return
+    for k, v in d.items():
+        if v not in (None, [], {}):
+            out.print(f"[bold]{k}[/]: ", end="")
+            out.print(", ".join(v) if isinstance(v, list) else json.dumps(v) if isinstance(v, dict) else str(v),
+                      markup=False, highlight=False)
+
+
+@app.command()
+def status(format: Annotated[Fmt, typer.Option("--format", "-f", help="json or table")] = Fmt.table) -> None:
+    """Counts and index freshness."""
+    s = _pf().status()
+    d = asdict(s) | {"keyword_fresh": s.keyword_fresh, "vectors_fresh": s.vectors_fresh}
+    if format is Fmt.json:
+        out.print(json.dumps(d, indent=2), markup=False, highlight=False)
+        return
+    out.print(f"database      {s.db}", markup=False)
+    out.print(f"papers        {s.papers}  (listed {s.first_day} … {s.last_day})", markup=False)
+    out.print(f"embedded      {s.embedded}/{s.papers}", markup=False)
+    kw = "fresh" if s.keyword_fresh else f"behind (at change {s.keyword_seq} of {s.store_seq})"
+    vec = "fresh" if s.vectors_fresh else f"behind (at change {s.vector_seq} of {s.store_seq})"
+    out.print(f"keyword index {kw}", markup=False)
+    out.print(f"vector index  {vec}, {s.vectors} vectors", markup=False)
+
+
+def main() -> None:
+    """Entry point: usage errors exit 2 (Typer), user errors exit 1 with one line, never a traceback."""
+    from paperfeed.ingestion.errors import IngestError
+    from paperfeed.search.query import QueryError
+
+    try:
+        app()
+    except (UserError, IngestError, QueryError) as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        sys.exit(1)
+    finally:
+        pf = _state.get("pf")
+        if pf is not None:
+            pf.close()
+
+
+if __name__ == "__main__":
+    main()

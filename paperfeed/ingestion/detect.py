@@ -1,0 +1,120 @@
+"""Which reader reads an input: by `--format`, else by file name, else by its first bytes."""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from paperfeed.ingestion.errors import IngestError, Location, RecordError
+from paperfeed.models import Paper
+
+FORMATS = ("jsonl", "page", "bibtex", "csv", "ris", "atom", "oai")
+Records = Iterator[Paper | RecordError]
+
+
+def sniff(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".ndjson", "jsonl"), (".json.gz", "jsonl"),
+                        (".bib", "bibtex"), (".bibtex", "bibtex"), (".csv", "csv"), (".ris", "ris")):
+        if name.endswith(suffix):
+            return fmt
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as e:
+        raise IngestError(f"cannot open: {e.strerror}", Location(str(path))) from None
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path) as gz:
+                head = gz.read(4096)
+        except (OSError, EOFError):
+            raise IngestError("corrupt gzip file", Location(str(path))) from None
+        if head.lstrip()[:1] == b"{":
+            return "jsonl"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text:
+        raise IngestError("file is empty", Location(str(path)))
+    if text.startswith("{"):
+        return "jsonl"
+    if text.startswith("@"):
+        return "bibtex"
+    if text.startswith("TY  -"):
+        return "ris"
+    if text.startswith("new") and "Get trending papers" in text[:200]:
+        return "page"
+    if "<OAI-PMH" in text:
+        return "oai"
+    if "<feed" in text:
+        return "atom"
+    raise IngestError(
+        f"cannot tell the format (give --format, one of: {', '.join(FORMATS)})", Location(str(path))
+    )
+
+
+def _xml_records(path: Path, fmt: str) -> Records:
+    data = path.read_bytes()
+    if fmt == "atom":
+        from paperfeed.ingestion.arxiv_atom import parse_atom
+
+        items, _page = parse_atom(data, str(path))
+    else:
+        from paperfeed.ingestion.oai_pmh import parse_oai
+
+        items, _page = parse_oai(data, str(path))
+    yield from items
+
+
+def reader_for(path: Path, fmt: str, on_bytes: Callable[[int], None] | None = None) -> Records:
+    if fmt == "jsonl":
+        from paperfeed.ingestion.jsonl import read_jsonl
+
+        return read_jsonl(path, on_progress=on_bytes)
+    if fmt == "page":
+        from paperfeed.ingestion.pages import read_page
+
+        return read_page(path)
+    if fmt == "bibtex":
+        from paperfeed.ingestion.bibtex import read_bibtex
+
+        return read_bibtex(path)
+    if fmt == "csv":
+        from paperfeed.ingestion.csv_ris import read_csv
+
+        return read_csv(path)
+    if fmt == "ris":
+        from paperfeed.ingestion.csv_ris import read_ris
+
+        return read_ris(path)
+    if fmt in ("atom", "oai"):
+        return _xml_records(path, fmt)
+    raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+
+
+def _download(url: str) -> Path:
+    """Fetch a URL politely to a temporary file, so every reader can treat it as a file."""
+    from paperfeed.ingestion.polite_http import PoliteClient
+
+    with PoliteClient() as client:
+        data, _ctype = client.get_bytes(url)
+    suffix = "".join(Path(url.split("?")[0]).suffixes[-2:])
+    tmp = tempfile.NamedTemporaryFile(prefix="paperfeed-", suffix=suffix, delete=False)
+    tmp.write(data)
+    tmp.close()
+    return Path(tmp.name)
+
+
+def open_input(
+    source: str, fmt: str | None = None, on_bytes: Callable[[int], None] | None = None
+) -> tuple[Records, int | None]:
+    """(records, size in bytes or None) for a path or an http(s) URL."""
+    if fmt is not None and fmt not in FORMATS:
+        raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+    path = _download(source) if source.startswith(("http://", "https://")) else Path(source)
+    if not path.exists():
+        raise IngestError("no such file", Location(source))
+    if path.is_dir():
+        raise IngestError("is a directory (give files, e.g. dir/*.jsonl.gz)", Location(source))
+    fmt = fmt or sniff(path)
+    return reader_for(path, fmt, on_bytes), path.stat().st_size

@@ -1,0 +1,175 @@
+"""Hybrid search: literal matches first, then papers close in meaning.
+
+Results come in blocks, the way a person reads a results page:
+
+  block 0  "phrase":    the query's words appear as one phrase (title or abstract)
+  block 1  "all terms": every word/phrase/prefix of the query appears
+  block 2  "related":   some of the words appear, or the paper is a semantic neighbour
+
+Every result satisfies the filters (cat:, since:, until:) and exclusions (-word).
+Within a block the keyword and semantic rankings are fused by reciprocal rank:
+
+    score(d) = 1 / (K + r_kw(d)) + 1 / (K + r_sem(d)),   K = 60
+
+where r_kw is d's rank by BM25 within the block and r_sem its rank by cosine
+similarity to the query embedding within the block (a missing rank adds 0).  Order
+is (block, -score, paper id), so equal scores always come out the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.models import Paper, embedding_text
+from paperfeed.search.lexical import LexicalIndex
+from paperfeed.search.query import Query, parse_query
+from paperfeed.search.semantic import SemanticIndex
+from paperfeed.store.papers import Store
+
+RRF_K = 60
+BLOCKS = ("phrase", "all terms", "related")
+MODES = ("hybrid", "keyword", "semantic")
+
+
+@dataclass
+class Result:
+    pk: int
+    paper: Paper
+    score: float
+    block: str
+    kw_rank: int | None = None
+    sem_rank: int | None = None
+    similarity: float | None = None
+
+
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    return {pk: i + 1 for i, (pk, _s) in enumerate(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def rrf(*rankings: dict[int, int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for ranks in rankings:
+        for pk, r in ranks.items():
+            out[pk] = out.get(pk, 0.0) + 1.0 / (RRF_K + r)
+    return out
+
+
+class SearchEngine:
+    """One object the CLI and the web share: keyword + semantic indexes over one store."""
+
+    def __init__(self, store: Store, index_dir: Path):
+        self.store = store
+        self.lexical = LexicalIndex(index_dir / "lexical")
+        self.semantic = SemanticIndex(index_dir / "semantic")
+
+    def _embed_query(self, text: str) -> np.ndarray | None:
+        if not text.strip() or len(self.semantic) == 0:
+            return None
+        from paperfeed.search.embedder import get_embedder
+
+        return get_embedder().embed_query(text)
+
+    def _semantic_candidates(self, vec: np.ndarray, uq: Query, k: int) -> dict[int, float]:
+        hits = self.semantic.search(vec, k * 2 if (uq.categories or uq.since or uq.until or uq.negative) else k)
+        if not hits:
+            return {}
+        sims = dict(hits)
+        if uq.categories or uq.since or uq.until or uq.negative:
+            keep = {h.pk for h in self.lexical.search(
+                self.lexical.restrict(self.lexical.filter_query(uq), list(sims)), len(sims))}
+            sims = {pk: s for pk, s in sims.items() if pk in keep}
+        return dict(sorted(sims.items(), key=lambda kv: (-kv[1], kv[0]))[:k])
+
+    def search(self, query: str | Query, limit: int = 20, offset: int = 0, mode: str = "hybrid") -> list[Result]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        uq = parse_query(query) if isinstance(query, str) else query
+        self.lexical.ensure_fresh(self.store)
+        if mode != "keyword":
+            self.semantic.ensure_fresh(self.store)
+        k = max(100, 3 * (offset + limit))
+        if not uq.has_text:  # filters only: newest first
+            return self._newest(uq, limit, offset)
+
+        blocks: list[dict[int, float]] = [{}, {}, {}]
+        if mode != "semantic":
+            lx = self.lexical
+            phrase = {h.pk: h.score for h in lx.search(lx.build(uq, "phrase"), k)}
+            conj = {h.pk: h.score for h in lx.search(lx.build(uq, "and"), k) if h.pk not in phrase}
+            blocks[0], blocks[1] = phrase, conj
+            if mode == "hybrid":
+                blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
+                             if h.pk not in phrase and h.pk not in conj}
+        sims: dict[int, float] = {}
+        vec = self._embed_query(uq.free_text) if mode != "keyword" else None
+        if vec is not None:
+            sims = self._semantic_candidates(vec, uq, k)
+            if mode == "semantic":
+                blocks = [{}, {}, {}]
+            for pk in sims:
+                if pk not in blocks[0] and pk not in blocks[1]:
+                    blocks[2].setdefault(pk, float("-inf"))  # no keyword score: no keyword rank
+
+        # exact cosine for every candidate, so the semantic rank covers literal matches too
+        if vec is not None:
+            cand = [pk for b in blocks for pk in b if pk not in sims]
+            for pk, v in self.semantic.get(cand).items():
+                sims[pk] = float(np.dot(v, vec))
+
+        ordered: list[tuple[int, float, int, int | None, int | None]] = []
+        for bi, block in enumerate(blocks):
+            if not block:
+                continue
+            kw = _ranks({pk: s for pk, s in block.items() if s != float("-inf")}) if mode != "semantic" else {}
+            sem = _ranks({pk: sims[pk] for pk in block if pk in sims})
+            fused = rrf(kw, sem)
+            for pk in block:
+                ordered.append((bi, fused.get(pk, 0.0), pk, kw.get(pk), sem.get(pk)))
+        return self._materialise(ordered, sims, limit, offset)
+
+    def _materialise(self, ordered, sims, limit, offset) -> list[Result]:  # type: ignore[no-untyped-def]
+        papers = self.store.get_many([o[2] for o in ordered])
+        ordered = [o for o in ordered if o[2] in papers]  # a paper written after the index: skip
+        ordered.sort(key=lambda o: (o[0], -o[1], papers[o[2]].id))
+        page = ordered[offset : offset + limit]
+        return [Result(pk, papers[pk], score, BLOCKS[bi], kwr, semr, sims.get(pk))
+                for bi, score, pk, kwr, semr in page]
+
+    def _newest(self, uq: Query, limit: int, offset: int) -> list[Result]:
+        import tantivy
+
+        searcher = self.lexical.index.searcher()
+        res = searcher.search(self.lexical.filter_query(uq), limit, count=False, order_by_field="day",
+                              offset=offset, order=tantivy.Order.Desc)
+        pks = [int(searcher.doc(a)["pk"][0]) for _s, a in res.hits]
+        papers = self.store.get_many(pks)
+        return [Result(pk, papers[pk], 0.0, "newest") for pk in pks if pk in papers]
+
+    def similar(self, paper_id: str, limit: int = 10) -> list[Result]:
+        """Papers like this one: its semantic neighbours fused (RRF) with a more-like-this keyword query."""
+        pk = self.store.pk_of(paper_id)
+        if pk is None:
+            raise KeyError(paper_id)
+        self.lexical.ensure_fresh(self.store)
+        self.semantic.ensure_fresh(self.store)
+        paper = self.store.get_many([pk])[pk]
+        k = max(100, 3 * limit)
+        vec = self.semantic.get([pk]).get(pk)
+        if vec is None and len(self.semantic):
+            from paperfeed.search.embedder import get_embedder
+
+            vec = get_embedder().embed([embedding_text(paper.title, paper.abstract)])[0]
+        sims = dict(self.semantic.search(vec, k + 1)) if vec is not None else {}
+        kw_hits = self.lexical.search(self.lexical.text_query(f"{paper.title} {paper.abstract}"), k + 1)
+        kw = {h.pk: h.score for h in kw_hits}
+        for d in (sims, kw):
+            d.pop(pk, None)
+        if vec is not None:
+            for c, v in self.semantic.get([c for c in kw if c not in sims]).items():
+                sims[c] = float(np.dot(v, vec))
+        fused = rrf(_ranks(kw), _ranks(sims))
+        ordered = [(2, s, c, None, None) for c, s in fused.items()]
+        return self._materialise(ordered, sims, limit, 0)

@@ -1,0 +1,144 @@
+"""Meaning-based search: embeddings (stored, by content hash) and the ANN index derived from them.
+
+Embeddings live in the store because they are expensive to recompute; the vector
+index is derived from them and remembers the store `seq` it has applied (like the
+keyword index), so it can always be brought up to date or rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.config import MODEL_NAME
+from paperfeed.models import embedding_text
+from paperfeed.store.papers import Store
+
+EMBED_CHUNK = 256  # papers per committed batch: an interrupted run keeps all finished batches
+
+
+class SemanticIndex:
+    def __init__(self, path: Path):
+        self.path = path  # folder
+        self._vectors = None
+        self._state_file = path / "state.json"
+
+    @property
+    def vectors(self):  # type: ignore[no-untyped-def]
+        if self._vectors is None:
+            from paperfeed.search.vectors import VectorIndex
+
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384)
+        return self._vectors
+
+    def state(self) -> dict:
+        try:
+            return json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def applied_seq(self, store: Store) -> int:
+        s = self.state()
+        if s.get("store_id") != store.store_id or s.get("model") != MODEL_NAME:
+            return -1
+        return int(s.get("seq", -1))
+
+    def is_fresh(self, store: Store) -> bool:
+        return self.applied_seq(store) >= store.current_seq()
+
+    def __len__(self) -> int:
+        if not (self.path / "vectors.usearch").exists():
+            return 0
+        return len(self.vectors)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / (self.path.name + ".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- embedding --------------------------------------------------------------------------------
+
+    @staticmethod
+    def embed_missing(store: Store, progress: Callable[[int, int], None] | None = None,
+                      limit: int | None = None) -> int:
+        """Embed every text that has no vector yet, newest papers first; returns how many."""
+        todo = store.missing_embeddings(MODEL_NAME, limit)
+        if not todo:
+            return 0
+        from paperfeed.search.embedder import get_embedder
+
+        embedder = get_embedder()
+        done = 0
+        for i in range(0, len(todo), EMBED_CHUNK):
+            part = todo[i : i + EMBED_CHUNK]
+            vecs = embedder.embed([embedding_text(t, a) for _h, t, a in part])
+            store.put_embeddings(MODEL_NAME, zip((h for h, _t, _a in part), vecs, strict=True))
+            done += len(part)
+            if progress:
+                progress(done, len(todo))
+        return done
+
+    # -- index maintenance ------------------------------------------------------------------------
+
+    def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
+        """Bring the ANN index up to the store's current `seq`; returns vectors added."""
+        with self._lock():
+            target = store.current_seq()
+            since = -1 if rebuild else self.applied_seq(store)
+            if since >= target:
+                return 0
+            if since < 0:
+                self._vectors = None
+                shutil.rmtree(self.path, ignore_errors=True)
+                since = 0
+            total = store.count_embedded(MODEL_NAME)
+            added = 0
+            for pks, vecs, missing in store.iter_vectors_changed(MODEL_NAME, since):
+                if len(missing) and since > 0:
+                    self.vectors.remove(missing)  # text changed, new vector not computed yet
+                if vecs is not None and len(pks):
+                    self.vectors.add(pks, vecs)
+                    added += len(pks)
+                if progress:
+                    progress(added, total)
+            self.vectors.save()
+            tmp = self._state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"store_id": store.store_id, "model": MODEL_NAME, "seq": target}))
+            os.replace(tmp, self._state_file)
+            return added
+
+    def ensure_fresh(self, store: Store) -> None:
+        if not self.is_fresh(store):
+            self.sync(store)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int, filter_keys: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if len(self) == 0:
+            return []
+        return self.vectors.search(vector, k, filter_keys=filter_keys)
+
+    def get(self, pks: list[int]) -> dict[int, np.ndarray]:
+        """Vectors of the given papers that have one."""
+        if not pks or len(self) == 0:
+            return {}
+        keys = np.array(pks, dtype=np.uint64)
+        vecs = self.vectors.get(keys)
+        out = {}
+        for pk, v in zip(pks, vecs, strict=True):
+            if v is not None and np.asarray(v).size and np.isfinite(np.asarray(v, dtype=np.float32)).all():
+                out[pk] = np.asarray(v, dtype=np.float32)
+        return out
