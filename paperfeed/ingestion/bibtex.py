@@ -302,7 +302,7 @@ def entry_to_paper(entry: Entry, strings: dict[str, str], source: str = "bibtex"
 
 def _entry_label(raw: str | None) -> str:
     m = re.match(r"\s*@\s*(\w+)\s*[{(]\s*([^,\s]*)", raw or "")
-    return f"@{m[1]}{{{m[2]}" if m else "entry"
+    return f"entry {m[2]!r} (@{m[1]})" if m and m[2] else f"@{m[1]} entry" if m else "entry"
 
 
 def read_bibtex(path: Path) -> Iterator[Paper | RecordError]:
@@ -343,14 +343,17 @@ def _iter_bibtex(library: bibtexparser.Library, source: str) -> Iterator[Paper |
             keys = ", ".join(sorted(block.duplicate_keys))
             yield RecordError(
                 Location(source, line=line),
-                f"BibTeX {_entry_label(block.raw)}: field(s) {keys} given more than once; which one is meant?",
+                f"BibTeX {_entry_label(block.raw)}: field(s) {keys} given more than once, "
+                "so it is unclear which value is meant",
             )
             continue
         elif isinstance(block, ParsingFailedBlock):
             err = block.error
             reason = getattr(err, "abort_reason", None) or str(err) or type(err).__name__
             reason = " ".join(reason.split())
-            yield RecordError(Location(source, line=line), f"malformed BibTeX {_entry_label(block.raw)}: {reason}")
+            yield RecordError(
+                Location(source, line=line), f"malformed BibTeX {_entry_label(block.raw)}: {reason}"
+            )
             continue
         elif isinstance(block, Entry):
             entry = block

@@ -18,6 +18,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import rispy
 
@@ -42,6 +43,14 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "venue": ("publication title", "journal", "venue"),
     "extra": ("extra", "notes"),
 }
+
+
+class _CsvReader(Protocol):
+    """What `csv.reader` returns: rows, and the physical line it has read up to."""
+
+    line_num: int
+
+    def __next__(self) -> list[str]: ...
 
 
 def _split_list(value: str) -> list[str]:
@@ -77,7 +86,9 @@ def parse_csv(text: str, source: str = "<csv>") -> Iterator[Paper | RecordError]
         except StopIteration:
             raise IngestError("CSV has no header row", Location(source)) from None
         except csv.Error as e:
-            raise IngestError(f"CSV header cannot be read: {e}", Location(source, line=reader.line_num)) from None
+            raise IngestError(
+                f"CSV header cannot be read: {e}", Location(source, line=reader.line_num)
+            ) from None
         if any(c.strip() for c in row):
             header, header_line = [c.strip().lower() for c in row], reader.line_num
     index: dict[str, int] = {}
@@ -97,11 +108,10 @@ def parse_csv(text: str, source: str = "<csv>") -> Iterator[Paper | RecordError]
 
 
 def _iter_csv(
-    reader: Iterator[list[str]], header: list[str], index: dict[str, int], source: str
+    reader: _CsvReader, header: list[str], index: dict[str, int], source: str
 ) -> Iterator[Paper | RecordError]:
-    line_num = lambda: reader.line_num  # type: ignore[attr-defined]  # noqa: E731 - csv reader attribute
     while True:
-        start = line_num() + 1
+        start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
@@ -113,10 +123,11 @@ def _iter_csv(
             continue
         if len(row) != len(header):
             hint = ""
-            if line_num() > start:
-                hint = f" (the row runs to line {line_num()}: a quote that is not closed?)"
+            if reader.line_num > start:
+                hint = f" (the row runs to line {reader.line_num}: a quote that is not closed?)"
             yield RecordError(
-                Location(source, line=start), f"row has {len(row)} fields but the header has {len(header)}{hint}"
+                Location(source, line=start),
+                f"row has {len(row)} fields but the header has {len(header)}{hint}",
             )
             continue
         result = _csv_row_to_paper({key: row[i].strip() for key, i in index.items()})
@@ -187,7 +198,9 @@ def _iter_ris(lines: list[str], source: str) -> Iterator[Paper | RecordError]:
             elif tag is not None and not reported_stray:
                 # Text before the first record (a "Provider:" preamble) is fine, a tagged line is a
                 # record that lost its TY line.
-                yield RecordError(Location(source, line=n), f"RIS tag {tag!r} outside a record (missing 'TY  - '?)")
+                yield RecordError(
+                    Location(source, line=n), f"RIS tag {tag!r} outside a record (missing 'TY  - '?)"
+                )
                 reported_stray = True
             continue
         if tag == "TY":

@@ -144,6 +144,7 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
             if on_progress and lineno % 512 == 0:
                 on_progress(raw.tell())
             if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                seen_any = True
                 while True:  # skip the rest of the oversized line without holding it
                     more = stream.readline(MAX_LINE)
                     offset += len(more)

@@ -141,7 +141,7 @@ def _why_not_cp1252(data: bytes) -> str | None:
     if c:
         return f"control character at offset {c.start()}"
     high = sum(1 for b in data if b >= 0x80)
-    if high * 5 > len(data):
+    if high * 3 > len(data):
         return f"{high} of {len(data)} bytes are non-ASCII, which is not Western-European text"
     return None
 
@@ -268,7 +268,8 @@ def parse_page(text: str, source: str = "<page>") -> PageDoc:
     parsed = _parse_date_label(label)
     if parsed is None:
         raise IngestError(
-            f"not a saved papers page: expected a date such as 'Mar 14' after the header, found {label[:80]!r}",
+            "not a saved papers page: expected a date such as 'Mar 14' after the header, "
+            f"found {label[:80]!r}",
             Location(source, line=date_line),
         )
     doc = PageDoc(date_label=label, month=parsed[0], day=parsed[1])
@@ -282,7 +283,9 @@ def parse_page(text: str, source: str = "<page>") -> PageDoc:
             continue
         if i + 1 >= len(body):
             doc.errors.append(
-                RecordError(Location(source, line=t_line), f"title {title[:80]!r} has no abstract line after it")
+                RecordError(
+                    Location(source, line=t_line), f"title {title[:80]!r} has no abstract line after it"
+                )
             )
             break
         doc.entries.append((title, body[i + 1][1]))

@@ -88,11 +88,11 @@ class SearchEngine:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         uq = parse_query(query) if isinstance(query, str) else query
         self.lexical.ensure_fresh(self.store)
+        if not uq.has_text:  # filters only: newest first
+            return self._newest(uq, limit, offset)
         if mode != "keyword":
             self.semantic.ensure_fresh(self.store)
         k = max(100, 3 * (offset + limit))
-        if not uq.has_text:  # filters only: newest first
-            return self._newest(uq, limit, offset)
 
         blocks: list[dict[int, float]] = [{}, {}, {}]
         if mode != "semantic":

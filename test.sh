@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install everything the tests need, lint, and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/bootstrap.sh test
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+.venv/bin/ruff check paperfeed tests bench
+exec .venv/bin/python -m pytest -q "$@"

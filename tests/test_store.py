@@ -1,0 +1,110 @@
+"""The store: schema under migrations, WAL, cross-source merging, concurrent writers, hostile text."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from datetime import date
+
+from conftest import corpus_records, write_jsonl
+from sqlalchemy import text
+
+from paperfeed.ingestion.pipeline import ingest_paths, ingest_records
+from paperfeed.models import new_paper
+from paperfeed.store.merge import merge
+from paperfeed.store.papers import Store
+
+
+def test_schema_is_migrated_and_wal(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    with store.read() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+    sid = store.store_id
+    store.close()
+    assert Store.open(tmp_path / "p.db").store_id == sid  # reopening keeps identity, migrates nothing
+
+
+def test_same_paper_from_three_sources_merges_richest(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    page = new_paper(title="Attention Is All You Need", abstract="short", source="page")
+    bib = new_paper(title="Attention is all you need", abstract="", doi="10.5555/3295222.3295349",
+                    authors=["Ashish Vaswani", "Noam Shazeer"], published=date(2017, 12, 1), source="bibtex")
+    arx = new_paper(title="Attention Is All You Need", abstract="The dominant sequence transduction models ...",
+                    arxiv_id="1706.03762v7", authors=["Ashish Vaswani", "Noam Shazeer", "Niki Parmar"],
+                    categories=["cs.CL", "cs.LG"], published=date(2017, 6, 12), updated=date(2023, 8, 2),
+                    source="arxiv-api")
+    for p in (page, bib, arx):
+        ingest_records(store, [p], "t")
+    assert store.count() == 1
+    p = store.get("1706.03762")
+    assert p is not None and p.id == "1706.03762"
+    assert p.doi == "10.5555/3295222.3295349" and p.arxiv_id == "1706.03762"
+    assert p.abstract.startswith("The dominant") and p.authors[-1] == "Niki Parmar"
+    assert p.published == date(2017, 6, 12) and set(p.sources) == {"page", "bibtex", "arxiv-api"}
+    assert store.get("doi:10.5555/3295222.3295349") is None and store.pk_of("1706.03762") is not None
+    # a lesser source later does not overwrite arXiv's text
+    rep = ingest_records(store, [new_paper(title="Attention is all you need", abstract="x", source="page")], "t")
+    assert rep.unchanged == 1 and store.get("1706.03762").abstract.startswith("The dominant")
+
+
+def test_two_arxiv_papers_with_one_title_stay_apart(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    a = new_paper(title="A Survey of Large Language Models", arxiv_id="2303.18223", source="arxiv-api")
+    b = new_paper(title="A survey of large language models", arxiv_id="2402.06196", source="arxiv-api")
+    ingest_records(store, [a, b], "t")
+    assert store.count() == 2
+
+
+def test_merge_is_idempotent_and_newer_version_wins():
+    v1 = new_paper(title="T one two three", abstract="old", arxiv_id="2501.00001", updated=date(2025, 1, 1),
+                   categories=["cs.CL"], source="arxiv-oai")
+    v2 = new_paper(title="T one two three (v2)", abstract="new", arxiv_id="2501.00001v2",
+                   updated=date(2025, 3, 1), categories=["cs.AI", "cs.CL"], source="arxiv-oai")
+    assert merge(v1, v1) == v1
+    m = merge(v1, v2)
+    assert m.abstract == "new" and m.title.endswith("(v2)") and m.categories == ["cs.AI", "cs.CL"]
+    assert merge(m, v2) == m and merge(m, v1) == m
+
+
+def test_hostile_text_round_trips_exactly(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    hostile = ("<script>alert('x')</script> &amp; &lt;b&gt; $\\alpha$-divergence \\% 100% "
+               "\u202eRTL\u202c 🧪 Ω≈ç √ NUL-free 'quotes' \"double\" ; DROP TABLE papers; --")
+    p = new_paper(title="Hostile <b>title</b> & $x^2$", abstract=hostile, arxiv_id="2501.99999", source="arxiv-jsonl")
+    ingest_records(store, [p], "t")
+    got = store.get("2501.99999")
+    assert got.abstract == hostile and got.title == "Hostile <b>title</b> & $x^2$"
+    assert store.count() == 1
+
+
+def _ingest_worker(db: str, path: str, q) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(__import__("pathlib").Path(db))
+    rep = ingest_paths(store, [path])
+    q.put((rep.total("added"), rep.total("updated"), rep.total("unchanged"), [str(i.failure) for i in rep.failed]))
+
+
+def test_concurrent_writers_queue_and_lose_nothing(tmp_path):
+    """Four processes ingest overlapping files at once: every paper lands exactly once."""
+    recs = corpus_records(1600)
+    files = [write_jsonl(tmp_path / f"part{i}.jsonl", recs[i * 300 : i * 300 + 700]) for i in range(4)]
+    db = tmp_path / "c.db"
+    Store.open(db).close()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_ingest_worker, args=(str(db), str(f), q)) for f in files]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    results = [q.get(timeout=5) for _ in procs]
+    assert all(not r[3] for r in results), results
+    store = Store.open(db)
+    unique = {r["id"] for r in recs[: 3 * 300 + 700]}
+    assert store.count() == len(unique)
+    assert sum(r[0] for r in results) == len(unique)  # each paper added by exactly one writer
+    with store.read() as conn:
+        assert conn.execute(text("pragma integrity_check")).scalar() == "ok"
+        ids = [r[0] for r in conn.execute(text("select id from papers"))]
+    assert len(ids) == len(set(ids)) and set(ids) == unique
+    assert json.loads(json.dumps(sorted(ids)))  # sanity: ids are plain strings
