@@ -42,7 +42,7 @@ the {WMT} 2014 English-to-German task \& more.},
 	year = {2023},
 	note = {arXiv:1706.03762 [cs]},
 	keywords = {Computer Science - Computation and Language, Computer Science - Machine Learning},
-	file = {arXiv Fulltext PDF:/home/u/Zotero/storage/Q4J8ZX/Vaswani et al. - 2023 - Attention.pdf:application/pdf},
+	file = {arXiv Fulltext PDF:/home/u/Zotero/storage/Q4J8ZX/Vaswani et al. - 2023.pdf:application/pdf},
 }
 
 @article{muller_uber_2019,
@@ -63,7 +63,7 @@ the {WMT} 2014 English-to-German task \& more.},
 }
 
 @online{smith_biblatex_2021,
-	title = {Deep {Learning} for {$\alpha$}-{Helices}: {A} {\textless}i{\textgreater}Survey{\textless}/i{\textgreater}},
+	title = {{$\alpha$}-{Helices}: {A} {\textless}i{\textgreater}Survey{\textless}/i{\textgreater}},
 	author = {Smith, John and {OpenAI Team} and others},
 	date = {2021-03-04},
 	eprinttype = {arxiv},
@@ -125,7 +125,7 @@ def test_zotero_bibtex_export(tmp_path):
     assert "'broken_2020'" in error.message and "Unexpected block start" in error.message
 
     assert biblatex.id == "2103.01234"
-    assert biblatex.title == r"Deep Learning for $\alpha$-Helices: A <i>Survey</i>"
+    assert biblatex.title == r"$\alpha$-Helices: A <i>Survey</i>"
     assert biblatex.authors == ["John Smith", "OpenAI Team"]  # "and others" is not an author
     assert biblatex.published == date(2021, 3, 4)
 
@@ -171,7 +171,9 @@ def test_bibtex_strings_concatenation_months_and_odd_entries(tmp_path):
 
 
 def test_latin1_bibtex_is_read_when_safe(tmp_path):
-    text = "@article{m, title = {Études sur la Schrödinger-Gleichung}, author = {Müller, Jörg}, year = {1999}}\n"
+    text = (
+        "@article{m, title = {Études sur la Schrödinger-Gleichung}, author = {Müller, Jörg}, year = {1999}}\n"
+    )
     path = write(tmp_path, "latin1.bib", text, encoding="latin-1")
     (paper,) = read_bibtex(path)
     assert paper.title == "Études sur la Schrödinger-Gleichung"
@@ -222,7 +224,8 @@ def test_zotero_csv_export(tmp_path):
         [
             {
                 "Key": "VZ5ZQ8N2", "Item Type": "preprint", "Publication Year": "2023",
-                "Author": "Vaswani, Ashish; Shazeer, Noam; Parmar, Niki", "Title": "Attention Is All You Need",
+                "Author": "Vaswani, Ashish; Shazeer, Noam; Parmar, Niki",
+                "Title": "Attention Is All You Need",
                 "DOI": "10.48550/arXiv.1706.03762", "Url": "http://arxiv.org/abs/1706.03762",
                 "Abstract Note": "The dominant sequence transduction models\nare based on complex networks.",
                 "Date": "2023-08-02", "Date Added": "2024-01-15 10:20:30", "Publisher": "arXiv",
@@ -230,11 +233,13 @@ def test_zotero_csv_export(tmp_path):
             },
             {
                 "Key": "AB12CD34", "Item Type": "journalArticle", "Publication Year": "2019",
-                "Author": "Müller, Jörg; Østergaard, Søren; OpenAI", "Title": "Über die Schrödinger-Gleichung",
+                "Author": "Müller, Jörg; Østergaard, Søren; OpenAI",
+                "Title": "Über die Schrödinger-Gleichung",
                 "Publication Title": "Zeitschrift für Physik", "DOI": "10.1000/XYZ_123", "Date": "March 2019",
             },
             {"Key": "NOTITLE1", "Item Type": "journalArticle", "Publication Year": "2020"},
-            {"Key": "YEARONLY", "Item Type": "book", "Publication Year": "1999", "Title": "A Book, With Commas"},
+            {"Key": "YEARONLY", "Item Type": "book", "Publication Year": "1999",
+             "Title": "A Book, With Commas"},
         ]
     )  # fmt: skip
     text += '"BAD00001","journalArticle","2020","Nobody","Too few fields"\r\n'
@@ -301,7 +306,7 @@ def test_semicolon_csv_and_missing_title_column(tmp_path):
 
 
 def test_latin1_csv_is_read_when_safe(tmp_path):
-    path = write(tmp_path, "excel.csv", "title,authors\nCafé crème,\"Müller, Jörg\"\n", encoding="cp1252")
+    path = write(tmp_path, "excel.csv", 'title,authors\nCafé crème,"Müller, Jörg"\n', encoding="cp1252")
     (paper,) = read_csv(path)
     assert (paper.title, paper.authors) == ("Café crème", ["Jörg Müller"])
 
@@ -325,7 +330,7 @@ DA  - 2017/06/12/
 PB  - arXiv
 N1  - arXiv:1706.03762 [cs]
 KW  - Computer Science - Computation and Language
-ER  - 
+ER  -
 
 TY  - JOUR
 T1  - Über die Schrödinger-Gleichung
@@ -335,12 +340,12 @@ N2  - Eine Studie.
 Y1  - 2019///
 DO  - https://doi.org/10.1000/XYZ_123
 JO  - Zeitschrift für Physik
-ER  - 
+ER  -
 
 TY  - JOUR
 AU  - Nobody, N.
 PY  - 2020
-ER  - 
+ER  -
 
 TY  - JOUR
 TI  - Record whose ER line is missing
@@ -351,7 +356,7 @@ TI  - Last one
 PY  - 2021
 DA  - 2021/05/03/
 ER  -
-"""
+""".replace("ER  -\n", "ER  - \n")  # Zotero ends records with "ER  - " (trailing space)
 
 
 def test_zotero_ris_export(tmp_path):
@@ -364,7 +369,8 @@ def test_zotero_ris_export(tmp_path):
     assert arxiv.title == "Attention Is All You Need"
     assert arxiv.authors == ["Ashish Vaswani", "Noam Shazeer"]
     assert arxiv.abstract == (
-        "The dominant sequence transduction models are based on complex recurrent or convolutional neural networks."
+        "The dominant sequence transduction models are based on complex recurrent or convolutional "
+        "neural networks."
     )
     assert arxiv.published == date(2017, 6, 12)  # DA wins over PY
     assert arxiv.sources == ["ris"]
@@ -383,7 +389,7 @@ def test_zotero_ris_export(tmp_path):
 
 
 def test_ris_truncated_and_stray_tags(tmp_path):
-    text = "TI  - Tag before any TY\nER  - \n\nTY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Cut off"
+    text = "TI  - Tag before any TY\nER  - \n\nTY  - JOUR\nTI  - Fine\nER  -\n\nTY  - JOUR\nTI  - Cut off"
     items = list(read_ris(write(tmp_path, "cut.ris", text)))
     assert [(type(x).__name__, getattr(x, "title", None) or x.location.line) for x in items] == [
         ("RecordError", 1),

@@ -144,8 +144,14 @@ def test_zero_padded_day_is_read_too():
 HOSTILE = [
     ("Line one\nline two\r\nline three", "abs\n\nwith a blank line in the middle\n\n\n\nand more"),
     ("<script>alert('x')</script> & <b>bold</b>", '<img src=x onerror="alert(1)"> &amp; &lt;'),
-    (r"$\mathcal{O}(n \log n)$ bounds for \textbf{sorting} {\"o}", r"We show $\sum_{i=1}^n i^2$ \\ newline % not a comment"),
-    ("Ünïcödé 数学 العربية עברית 😀 e\u0301", "Zero\u200bwidth, NBSP\u00a0here, line\u2028separator, para\u2029sep"),
+    (
+        r"$\mathcal{O}(n \log n)$ bounds for \textbf{sorting} {\"o}",
+        r"We show $\sum_{i=1}^n i^2$ \\ newline % not a comment",
+    ),
+    (
+        "Ünïcödé 数学 العربية עברית 😀 e\u0301",
+        "Zero\u200bwidth, NBSP\u00a0here, line\u2028separator, para\u2029sep",
+    ),
     ("Subscribe", "new"),  # header words as content must not confuse the reader
     ("Mar 14", "Get trending papers in your email inbox!"),
     ("   leading and trailing   \t", "\t\ttabs\tinside\t"),
@@ -181,7 +187,16 @@ def test_hostile_text_round_trips_modulo_whitespace(tmp_path):
 
 
 def test_random_text_round_trips_modulo_whitespace():
-    alphabet = list("ab Z9.,;:-_'\"<>&$\\{}%#\n\r\t") + ["\u2028", "\x85", "é", "ß", "😀", "\u0301", "\x00", "\x0b"]
+    alphabet = list("ab Z9.,;:-_'\"<>&$\\{}%#\n\r\t") + [
+        "\u2028",
+        "\x85",
+        "é",
+        "ß",
+        "😀",
+        "\u0301",
+        "\x00",
+        "\x0b",
+    ]
     rng = random.Random(20240314)
     for _ in range(200):
         entries = []
@@ -285,7 +300,10 @@ def test_damaged_utf8_page_names_the_first_bad_byte(tmp_path):
     [
         (b"", "empty file (0 bytes)"),
         (b"  \n\n \t\n", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary file, not text (NUL byte at offset 8)"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+            "binary file, not text (NUL byte at offset 8)",
+        ),
         (bytes(range(1, 32)) * 20, "binary file, not text"),
         (b"\xef\xbb\xbf", "empty file"),
     ],

@@ -18,7 +18,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import rispy
 
@@ -220,7 +220,7 @@ def _iter_ris(lines: list[str], source: str) -> Iterator[Paper | RecordError]:
         )
 
 
-def _first(rec: dict, *keys: str) -> str:
+def _first(rec: dict[str, Any], *keys: str) -> str:
     for key in keys:
         value = rec.get(key)
         if isinstance(value, list):
@@ -230,7 +230,7 @@ def _first(rec: dict, *keys: str) -> str:
     return ""
 
 
-def _all(rec: dict, *keys: str) -> list[str]:
+def _all(rec: dict[str, Any], *keys: str) -> list[str]:
     out: list[str] = []
     for key in keys:
         value = rec.get(key) or []

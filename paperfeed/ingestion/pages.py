@@ -229,8 +229,9 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
 def parse_page(text: str, source: str = "<page>") -> PageDoc:
     """Parse the text of a saved page.
 
-    Raises `IngestError` when the text is not such a page (wrong or missing header); a title
-    without an abstract, or an abstract without a title, becomes a `RecordError` in `errors`.
+    Raises `IngestError` when the text is not such a page (wrong or missing header).  Titles and
+    abstracts alternate with nothing to tell them apart, so the only detectable damage is a last
+    title without an abstract: a `RecordError` in `errors`, the entries before it are kept.
     One trailing newline (or CRLF line ends) is accepted; the originals have none.
     """
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
