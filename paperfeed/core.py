@@ -19,6 +19,7 @@ class Status:
     papers: int
     embedded: int
     store_seq: int
+    papers_seq: int
     keyword_seq: int
     vector_seq: int
     vectors: int
@@ -27,7 +28,7 @@ class Status:
 
     @property
     def keyword_fresh(self) -> bool:
-        return self.keyword_seq >= self.store_seq
+        return self.keyword_seq >= self.papers_seq
 
     @property
     def vectors_fresh(self) -> bool:
@@ -59,6 +60,7 @@ class Paperfeed:
             papers=self.store.count(),
             embedded=self.store.count_embedded(MODEL_NAME),
             store_seq=self.store.current_seq(),
+            papers_seq=self.store.papers_seq(),
             keyword_seq=self.engine.lexical.applied_seq(self.store),
             vector_seq=self.engine.semantic.applied_seq(self.store),
             vectors=len(self.engine.semantic),

@@ -148,28 +148,41 @@ class SearchEngine:
         papers = self.store.get_many(pks)
         return [Result(pk, papers[pk], 0.0, "newest") for pk in pks if pk in papers]
 
-    def similar(self, paper_id: str, limit: int = 10) -> list[Result]:
-        """Papers like this one: its semantic neighbours fused (RRF) with a more-like-this keyword query."""
+    def similar(self, paper_id: str, limit: int = 10, within: list[str] | None = None,
+                mode: str = "hybrid") -> list[Result]:
+        """Papers like this one: its semantic neighbours fused (RRF) with a more-like-this keyword query.
+
+        `within` restricts the answer to a candidate pool (e.g. the judged papers of a relevance benchmark).
+        """
         pk = self.store.pk_of(paper_id)
         if pk is None:
             raise KeyError(paper_id)
         self.lexical.ensure_fresh(self.store)
         self.semantic.ensure_fresh(self.store)
         paper = self.store.get_many([pk])[pk]
-        k = max(100, 3 * limit)
         vec = self.semantic.get([pk]).get(pk)
         if vec is None and len(self.semantic):
             from paperfeed.search.embedder import get_embedder
 
             vec = get_embedder().embed([embedding_text(paper.title, paper.abstract)])[0]
-        sims = dict(self.semantic.search(vec, k + 1)) if vec is not None else {}
-        kw_hits = self.lexical.search(self.lexical.text_query(f"{paper.title} {paper.abstract}"), k + 1)
+        mlt = self.lexical.text_query(f"{paper.title} {paper.abstract}")
+        if within is not None:
+            pool = [c for c in (self.store.pk_of(i) for i in within) if c is not None and c != pk]
+            kw_hits = self.lexical.search(self.lexical.restrict(mlt, pool), len(pool)) if mlt and pool else []
+            sims = {}
+        else:
+            k = max(100, 3 * limit)
+            pool = []
+            kw_hits = self.lexical.search(mlt, k + 1)
+            sims = dict(self.semantic.search(vec, k + 1)) if vec is not None else {}
         kw = {h.pk: h.score for h in kw_hits}
         for d in (sims, kw):
             d.pop(pk, None)
         if vec is not None:
-            for c, v in self.semantic.get([c for c in kw if c not in sims]).items():
+            for c, v in self.semantic.get([c for c in {*kw, *pool} if c not in sims]).items():
                 sims[c] = float(np.dot(v, vec))
-        fused = rrf(_ranks(kw), _ranks(sims))
-        ordered = [(2, s, c, None, None) for c, s in fused.items()]
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        fused = rrf(*([_ranks(kw)] if mode != "semantic" else []), *([_ranks(sims)] if mode != "keyword" else []))
+        ordered = [(2, fused.get(c, 0.0), c, None, None) for c in {*fused, *pool}]
         return self._materialise(ordered, sims, limit, 0)

@@ -128,12 +128,12 @@ class LexicalIndex:
         return int(s.get("seq", -1))
 
     def is_fresh(self, store: Store) -> bool:
-        return self.applied_seq(store) >= store.current_seq()
+        return self.applied_seq(store) >= store.papers_seq()
 
     def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
         """Apply every paper the store changed since this index's high-water mark; returns how many."""
         with self._lock():
-            target = store.current_seq()
+            target = store.papers_seq()
             since = -1 if rebuild else self.applied_seq(store)
             if since >= target:
                 return 0

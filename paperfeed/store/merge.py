@@ -2,7 +2,7 @@
 
 Sources differ in authority: arXiv's own metadata beats a user's BibTeX, which beats
 a title and abstract scraped from a saved page.  Text fields come from the most
-authoritative source that has them (between equals, the newer `updated` wins);
+authoritative source that has them (between equals, the later record, unless its `updated` date is older);
 sets (categories, sources, links) are unions; ids are filled in, never dropped.
 Merging is a pure function, so re-ingesting the same input is a no-op by construction.
 """
@@ -27,8 +27,10 @@ def _union(a: list[str], b: list[str]) -> list[str]:
 def merge(old: Paper, new: Paper) -> Paper:
     """Return `old` enriched by `new` (which may be the same record again)."""
     a_old, a_new = authority(old), authority(new)
+    # Between equals, the later record wins unless dates say it is older (a corrected file re-ingested
+    # replaces what it said before; an old arXiv version arriving late does not).
     newer = a_new > a_old or (
-        a_new == a_old and new.updated is not None and (old.updated is None or new.updated > old.updated)
+        a_new == a_old and (new.updated is None or old.updated is None or new.updated >= old.updated)
     )
 
     def pick(o, n):  # type: ignore[no-untyped-def]

@@ -115,6 +115,15 @@ class Store:
         with self.read() as conn:
             return int(conn.execute(select(kv.c.value).where(kv.c.key == "seq")).scalar() or 0)
 
+    def papers_seq(self) -> int:
+        """The newest change to papers (not to embeddings): all the keyword index depends on.
+
+        Safe as a high-water mark because writers are serialised (`BEGIN IMMEDIATE`), so
+        changes commit in `seq` order and nothing below this value can still appear.
+        """
+        with self.read() as conn:
+            return int(conn.execute(select(func.max(papers.c.seq))).scalar() or 0)
+
     def _ensure_identity(self) -> None:
         if self.get_state("store_id") is None:
             with self.write() as conn:

@@ -1,0 +1,71 @@
+"""Ingest throughput (no embeddings) and keyword-index build on the shared 74,728-paper corpus.
+
+    .venv/bin/python bench/ingest.py [--n 74728]
+
+Prints papers/s for the store write (parse + merge + one SQLite transaction), the keyword
+index build, a re-ingest of the same file (idempotent: everything `unchanged`), disk use
+and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CORPUS, RESULTS, Timer, dir_size_mb, machine, peak_rss_mb  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=None, help="papers (default: the whole shared corpus)")
+    args = ap.parse_args()
+    from paperfeed.core import Paperfeed
+    from paperfeed.ingestion.pipeline import ingest_paths
+
+    with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
+        src = CORPUS
+        if args.n:
+            import gzip
+
+            src = Path(tmp) / "slice.jsonl"
+            with gzip.open(CORPUS, "rt") as fh, src.open("w") as out:
+                for i, line in enumerate(fh):
+                    if i >= args.n:
+                        break
+                    out.write(line)
+        db = Path(tmp) / "bench.db"
+        pf = Paperfeed(db)
+        with Timer() as t_ingest:
+            rep = ingest_paths(pf.store, [str(src)])
+        n = rep.total("added")
+        with Timer() as t_index:
+            pf.refresh_keyword_index()
+        with Timer() as t_again:
+            rep2 = ingest_paths(pf.store, [str(src)])
+        res = {
+            "machine": machine(),
+            "papers": n,
+            "ingest_s": round(t_ingest.seconds, 2),
+            "ingest_papers_per_s": round(n / t_ingest.seconds),
+            "keyword_index_s": round(t_index.seconds, 2),
+            "keyword_index_papers_per_s": round(n / t_index.seconds),
+            "reingest_s": round(t_again.seconds, 2),
+            "reingest_unchanged": rep2.total("unchanged"),
+            "db_mb": round(dir_size_mb(db) + dir_size_mb(db.with_name(db.name + "-wal")) if
+                           db.with_name(db.name + "-wal").exists() else dir_size_mb(db), 1),
+            "keyword_index_mb": round(dir_size_mb(pf.engine.lexical.path), 1),
+            "peak_rss_mb": round(peak_rss_mb()),
+        }
+        pf.close()
+    for k, v in res.items():
+        print(f"{k:28} {v}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

