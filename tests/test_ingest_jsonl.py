@@ -24,7 +24,8 @@ SNAPSHOT = {
     "report-no": "ANL-HEP-PR-07-12",
     "categories": "hep-ph",
     "license": None,
-    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented for the production of "
+    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented for the "
+    "production of "
     "massive photon pairs at hadron colliders. $\\alpha_s$ and 5\\% <b>bold</b>.\n",
     "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
                  {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"}],

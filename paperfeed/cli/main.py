@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import asdict
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperfeed.cli import render
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="paperfeed: find the papers that matter.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="paperfeed: find the papers that matter.",
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
@@ -29,13 +32,13 @@ class UserError(Exception):
     """Anything the user can fix: printed as one line, exit code 1."""
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     page = "page"
     json = "json"
     table = "table"
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     hybrid = "hybrid"
     keyword = "keyword"
     semantic = "semantic"

@@ -99,9 +99,8 @@ def _download(url: str) -> Path:
     with PoliteClient() as client:
         data, _ctype = client.get_bytes(url)
     suffix = "".join(Path(url.split("?")[0]).suffixes[-2:])
-    tmp = tempfile.NamedTemporaryFile(prefix="paperfeed-", suffix=suffix, delete=False)
-    tmp.write(data)
-    tmp.close()
+    with tempfile.NamedTemporaryFile(prefix="paperfeed-", suffix=suffix, delete=False) as tmp:
+        tmp.write(data)
     return Path(tmp.name)
 
 

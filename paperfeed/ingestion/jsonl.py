@@ -8,6 +8,7 @@ without being held in memory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
@@ -158,9 +159,8 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
             try:
                 text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:
-                yield RecordError(
-                    Location(src, line=lineno), f"not UTF-8 (byte offset {start + e.start}: {line[e.start:e.start+1]!r})"
-                )
+                bad = line[e.start : e.start + 1]
+                yield RecordError(Location(src, line=lineno), f"not UTF-8 (byte offset {start + e.start}: {bad!r})")
                 continue
             try:
                 obj = json.loads(text)
@@ -173,10 +173,8 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
                 yield RecordError(Location(src, line=lineno), str(e))
     finally:
         if on_progress:
-            try:
+            with contextlib.suppress(ValueError):
                 on_progress(raw.tell())
-            except ValueError:
-                pass
         stream.close()
         raw.close()
     if not seen_any:

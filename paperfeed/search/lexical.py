@@ -187,9 +187,9 @@ class LexicalIndex:
             if not toks:
                 continue
             if c.kind == "prefix":
-                q = Query.regex_query(self.schema, fld, toks[-1] + ".*")
-                if len(toks) > 1:
-                    q = Query.phrase_prefix_query(self.schema, fld, toks) if hasattr(Query, "phrase_prefix_query") else q
+                # the last token is the prefix; earlier ones (e.g. `multi-mod*`) make a phrase prefix
+                q = (Query.phrase_prefix_query(self.schema, fld, toks) if len(toks) > 1
+                     else Query.regex_query(self.schema, fld, toks[0] + ".*"))
             elif len(toks) == 1:
                 q = Query.term_query(self.schema, fld, toks[0], index_option="freq")
             else:

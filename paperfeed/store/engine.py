@@ -1,8 +1,9 @@
 """The one place that opens the database: dialect set-up and schema migrations.
 
-SQLite is run in WAL mode (readers never block the writer) and every write
-transaction (a connection with the `write` execution option) starts with `BEGIN IMMEDIATE`, so concurrent writers queue on the lock
-(with a busy timeout) instead of failing half-way with "database is locked".
+SQLite is run in WAL mode (readers never block the writer) and every write transaction
+(a connection with the `write` execution option) starts with `BEGIN IMMEDIATE`, so
+concurrent writers queue on the lock (with a busy timeout) instead of failing half-way
+with "database is locked".
 """
 
 from __future__ import annotations
