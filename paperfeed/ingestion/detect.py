@@ -10,7 +10,7 @@ from pathlib import Path
 from paperfeed.ingestion.errors import IngestError, Location, RecordError
 from paperfeed.models import Paper
 
-FORMATS = ("jsonl", "page", "bibtex", "csv", "ris", "atom", "oai")
+FORMATS = ("jsonl", "page", "bibtex", "csv", "ris", "atom", "oai")  # the built-in ones; see hookspecs.READERS
 Records = Iterator[Paper | RecordError]
 
 
@@ -53,43 +53,29 @@ def sniff(path: Path) -> str:
     )
 
 
-def _xml_records(path: Path, fmt: str) -> Records:
-    data = path.read_bytes()
-    if fmt == "atom":
-        from paperfeed.ingestion.arxiv_atom import parse_atom
+def read_atom_file(path: Path) -> Records:
+    """A saved arXiv API response (Atom)."""
+    from paperfeed.ingestion.arxiv_atom import parse_atom
 
-        items, _page = parse_atom(data, str(path))
-    else:
-        from paperfeed.ingestion.oai_pmh import parse_oai
+    items, _page = parse_atom(path.read_bytes(), str(path))
+    yield from items
 
-        items, _page = parse_oai(data, str(path))
+
+def read_oai_file(path: Path) -> Records:
+    """A saved OAI-PMH ListRecords response (arXiv or arXivRaw metadata)."""
+    from paperfeed.ingestion.oai_pmh import parse_oai
+
+    items, _page = parse_oai(path.read_bytes(), str(path))
     yield from items
 
 
 def reader_for(path: Path, fmt: str, on_bytes: Callable[[int], None] | None = None) -> Records:
-    if fmt == "jsonl":
-        from paperfeed.ingestion.jsonl import read_jsonl
+    from paperfeed.hookspecs import READERS, load_reader
 
-        return read_jsonl(path, on_progress=on_bytes)
-    if fmt == "page":
-        from paperfeed.ingestion.pages import read_page
-
-        return read_page(path)
-    if fmt == "bibtex":
-        from paperfeed.ingestion.bibtex import read_bibtex
-
-        return read_bibtex(path)
-    if fmt == "csv":
-        from paperfeed.ingestion.csv_ris import read_csv
-
-        return read_csv(path)
-    if fmt == "ris":
-        from paperfeed.ingestion.csv_ris import read_ris
-
-        return read_ris(path)
-    if fmt in ("atom", "oai"):
-        return _xml_records(path, fmt)
-    raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+    if fmt not in READERS:
+        raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(READERS)})")
+    reader = load_reader(fmt)
+    return reader(path, on_progress=on_bytes) if fmt == "jsonl" else reader(path)
 
 
 def _download(url: str) -> Path:
@@ -108,8 +94,10 @@ def open_input(
     source: str, fmt: str | None = None, on_bytes: Callable[[int], None] | None = None
 ) -> tuple[Records, int | None]:
     """(records, size in bytes or None) for a path or an http(s) URL."""
-    if fmt is not None and fmt not in FORMATS:
-        raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
+    from paperfeed.hookspecs import READERS
+
+    if fmt is not None and fmt not in READERS:
+        raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(READERS)})")
     path = _download(source) if source.startswith(("http://", "https://")) else Path(source)
     if not path.exists():
         raise IngestError("no such file", Location(source))

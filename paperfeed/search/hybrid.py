@@ -100,7 +100,9 @@ class SearchEngine:
             phrase = {h.pk: h.score for h in lx.search(lx.build(uq, "phrase"), k)}
             conj = {h.pk: h.score for h in lx.search(lx.build(uq, "and"), k) if h.pk not in phrase}
             blocks[0], blocks[1] = phrase, conj
-            if mode == "hybrid":
+            # Partial keyword matches only matter when the literal blocks do not fill the page; the
+            # any-term query is the costliest one (it scores every paper with any word), so skip it then.
+            if mode == "hybrid" and len(phrase) + len(conj) < offset + limit:
                 blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
                              if h.pk not in phrase and h.pk not in conj}
         sims: dict[int, float] = {}

@@ -12,9 +12,9 @@ same paper scored from the store's exact embedding could swap places; i8 tops ou
 recall whatever the search breadth. f32 keeps `get()` bit-exact at 1.5 KiB a paper, which is
 small at our scale; `open(..., dtype="f16")` remains available for a much larger corpus.
 
-Scores are cosine similarities computed by one numpy function for every path (ANN, brute
-force, `get`), so the same paper gets the same score whichever way it was found, and ties
-are broken by key, so results are reproducible.
+Scores are cosine similarities computed by one numpy function for every path (graph,
+filtered, brute force), so the same paper gets the same score whichever way it was found,
+and ties are broken by key, so results are reproducible.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ DEFAULT_EXPANSION_SEARCH = 128
 BRUTE_FORCE_MAX = 8192
 # Extra neighbours fetched beyond k so that equal scores at the cut are ordered by key.
 _TIE_SLACK = 8
+# float32 dot products of 384-d unit vectors are off by ~1e-6 at most; candidates within this
+# of the k-th rough score are rescored exactly.
+_ROUGH_MARGIN = 1e-4
 _META_FORMAT = 1
 _USEARCH_DTYPES = {ScalarKind.F32: "f32", ScalarKind.F16: "f16", ScalarKind.I8: "i8"}
 # usearch reserves the largest u64 as its "no key" marker.
@@ -337,10 +340,10 @@ class VectorIndex:
         with self._lock:
             dense = self._dense_view()
             if filter_keys is None:
-                return _top_k(dense.keys, dense.vectors @ q, k)
+                return _top_k(dense.keys, dense.vectors, q, k)
             rows = dense.rows(np.unique(_as_keys(filter_keys)))
             rows = rows[rows >= 0]
-            return _top_k(dense.keys[rows], dense.vectors[rows] @ q, k)
+            return _top_k(dense.keys[rows], dense.vectors[rows], q, k)
 
     def calibrate(self, target_recall: float = 0.95, k: int = 10, sample: int = 200, seed: int = 0) -> int:
         """Raise `expansion_search` (doubling from the default) until `target_recall` at `k` is met.
@@ -401,14 +404,14 @@ class VectorIndex:
                     break  # past this an exact scan is cheaper than more graph search
                 count = min(n, count * 4)
         dense = self._dense_view()
-        return _top_k(allowed, dense.vectors[dense.rows(allowed)] @ q, k)
+        return _top_k(allowed, dense.vectors[dense.rows(allowed)], q, k)
 
     def _rank(self, q: np.ndarray, keys: np.ndarray, k: int) -> Results:
         """Score `keys` exactly from stored vectors and keep the best `k` (ties by key)."""
         if len(keys) == 0:
             return []
         vecs = self._dense.vectors[self._dense.rows(keys)] if self._dense is not None else self._gather(keys)
-        return _top_k(keys, vecs @ q, k)
+        return _top_k(keys, vecs, q, k)
 
     def _gather(self, keys: np.ndarray, missing_ok: bool = False) -> np.ndarray:
         """Vectors for `keys` straight from usearch (one small array per key: fine for few keys).
@@ -488,15 +491,22 @@ class _Dense:
         self.vectors = np.concatenate([self.vectors, vectors])[order]
 
 
-def _top_k(keys: np.ndarray, scores: np.ndarray, k: int) -> Results:
-    """Best `k` by score, equal scores by ascending key, as plain Python ints and floats."""
+def _top_k(keys: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int) -> Results:
+    """Best `k` of `keys` by cosine score with `q`, equal scores by ascending key.
+
+    Final scores are dot products in float64 rounded to float32: a float32 BLAS product can
+    differ in the last bit with the row's position in the matrix (blocked kernels), which
+    would give one paper two scores on two paths and break exact ties. Large sets are first
+    narrowed with the fast float32 product, keeping a margin far above its rounding error.
+    """
     if len(keys) == 0:
         return []
     if len(keys) > 4 * (k + _TIE_SLACK):
-        # Partition first (O(n)), keeping everything tied with the k-th score.
-        kth = np.partition(-scores, k - 1)[k - 1] if k <= len(scores) else np.inf
-        cand = np.flatnonzero(-scores <= kth)
-        keys, scores = keys[cand], scores[cand]
+        rough = vectors @ q
+        kth = np.partition(rough, len(rough) - k)[len(rough) - k]
+        cand = np.flatnonzero(rough >= kth - _ROUGH_MARGIN)
+        keys, vectors = keys[cand], vectors[cand]
+    scores = (vectors.astype(np.float64) @ q.astype(np.float64)).astype(np.float32)
     order = np.lexsort((keys, -scores))[:k]
     return [(int(keys[i]), float(scores[i])) for i in order]
 
