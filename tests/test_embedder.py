@@ -169,6 +169,30 @@ def test_query_cache_hits_and_returns_copies(embedder: Embedder, monkeypatch: py
     assert embedder.cache_info()["size"] == 2
 
 
+def test_concurrent_queries_and_batches_are_safe(embedder: Embedder) -> None:
+    # A server embeds queries while an indexing thread embeds batches, through one model
+    # and one tokenizer.
+    errors: list[BaseException] = []
+    results: dict[str, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        try:
+            if i % 2:
+                results[f"q{i}"] = embedder.embed_query(f"thread safety probe {i} {uuid.uuid4().hex}")
+            else:
+                results[f"b{i}"] = embedder.embed([f"short {i}", f"a somewhat longer text number {i} " * 5])
+        except BaseException as e:  # collected and reported by the assert below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 8
+
+
 def test_get_embedder_loads_once_even_when_raced(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[object] = []
 

@@ -138,3 +138,36 @@ def test_odd_queries_never_crash(keyword_db, query):
         keyword_db.engine.search(query, mode="keyword")
     except QueryError as e:
         assert str(e)
+
+
+def test_hostile_text_survives_every_output_format(tmp_path):
+    hostile_title = "[bold]Not markup[/bold] <script>alert(1)</script> & $\\alpha$-nets \\% 100%"
+    hostile_abs = "Abstract with <b>HTML</b>, &amp; entities, LaTeX $\\sum_i x_i^2$ and \u202eRTL\u202c 🧪 [red]x[/red]."
+    db = tmp_path / "h.db"
+    rec = {"id": "2601.00042", "date": "2026-01-02", "title": hostile_title, "abstract": hostile_abs,
+           "authors": ["Émile [Zola]"], "categories": ["cs.CL"], "comment": None}
+    src = tmp_path / "h.jsonl"
+    src.write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    run_cli("ingest", str(src), db=db, check=True)
+    js = json.loads(run_cli("search", "script alert", "--format", "json", "--mode", "keyword", db=db,
+                            check=True).stdout)
+    assert js[0]["title"] == hostile_title and js[0]["abstract"] == hostile_abs
+    page = run_cli("search", "alpha nets", "--format", "page", "--mode", "keyword", db=db, check=True).stdout
+    assert parse_page(page.rstrip("\n")).entries == [(hostile_title, hostile_abs)]
+    table = run_cli("search", "alpha", "--mode", "keyword", db=db, check=True).stdout
+    assert "[bold]Not markup[/bold]" in table  # shown as text, not interpreted as markup
+    shown = run_cli("show", "2601.00042", db=db, check=True).stdout
+    assert "Émile [Zola]" in shown and "<script>" in shown
+
+
+def test_progress_bars_can_be_forced_for_non_terminals(tmp_path, corpus_3000):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PAPERFEED_DB": str(tmp_path / "p.db"), "PAPERFEED_PROGRESS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "paperfeed.cli.main", "ingest", str(corpus_3000)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0
+    assert "ingest slice.jsonl.gz" in proc.stderr and "keyword index" in proc.stderr
+    assert "3000/3000" in proc.stderr  # the keyword index bar counts papers

@@ -45,6 +45,11 @@ def force_offline() -> None:
         hub_constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
 
 
+# At import, not only in Embedder(): whoever imports this module and then sentence_transformers
+# must get the offline behaviour too, since the hub libraries read these variables on import.
+force_offline()
+
+
 def available_cpus() -> int:
     """CPUs this process may really use: affinity mask, capped by a cgroup v2 CPU quota.
 
@@ -124,9 +129,13 @@ class Embedder:
         """
         if not texts:
             return np.zeros(0, dtype=np.int64)
-        enc = self._model.tokenizer(
-            list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True
-        )
+        # Under the model lock: the tokenizer is shared with encode(), and a fast tokenizer's
+        # truncation settings are mutable state that HF tokenizers have been known to refuse
+        # to change under concurrent use ("Already borrowed"). The lock costs nothing here.
+        with self._lock:
+            enc = self._model.tokenizer(
+                list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True
+            )
         return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
 
     def embed(

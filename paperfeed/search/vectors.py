@@ -127,7 +127,9 @@ class VectorIndex:
 
         Raises `IndexMismatchError` when the file holds vectors of another dimension or
         metric (or another dtype than one asked for explicitly): silently mixing vectors from
-        two models would return nonsense neighbours rather than fail.
+        two models would return nonsense neighbours rather than fail. `connectivity` only
+        applies to a new index (a built graph keeps its own); the expansion settings, when
+        not given, come from the sidecar meta.
         """
         path = Path(path)
         meta = _read_meta(meta_path_for(path))
@@ -163,24 +165,16 @@ class VectorIndex:
             )
         if file_dtype not in DTYPES:
             raise IndexMismatchError(f"{path}: unsupported storage type {file_dtype} ({hint})")
-        self = cls(
-            path,
-            dim,
-            dtype=file_dtype,
-            connectivity=connectivity or int(meta.get("connectivity", DEFAULT_CONNECTIVITY)),
-            expansion_add=expansion_add or int(meta.get("expansion_add", DEFAULT_EXPANSION_ADD)),
-            expansion_search=expansion_search or int(meta.get("expansion_search", DEFAULT_EXPANSION_SEARCH)),
-            info=meta.get("info") or {},
-        )
+        ea = expansion_add or int(meta.get("expansion_add", DEFAULT_EXPANSION_ADD))
+        es = expansion_search or int(meta.get("expansion_search", DEFAULT_EXPANSION_SEARCH))
+        self = cls(path, dim, dtype=file_dtype, info=meta.get("info") or {})
         try:
-            self._index.load(str(path))
+            self._index.load(str(path))  # brings the file's connectivity with the graph
         except (ValueError, RuntimeError, OSError) as e:
             raise VectorIndexError(f"{path}: cannot load usearch index ({e})") from e
-        # usearch keeps the graph's expansion settings only in memory; restore ours.
-        self._index.expansion_add = expansion_add or int(meta.get("expansion_add", DEFAULT_EXPANSION_ADD))
-        self._index.expansion_search = expansion_search or int(
-            meta.get("expansion_search", DEFAULT_EXPANSION_SEARCH)
-        )
+        # usearch keeps the expansion settings only in memory; they live in our meta.
+        self._index.expansion_add = ea
+        self._index.expansion_search = es
         return self
 
     @property
