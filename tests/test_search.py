@@ -142,7 +142,8 @@ def test_odd_queries_never_crash(keyword_db, query):
 
 def test_hostile_text_survives_every_output_format(tmp_path):
     hostile_title = "[bold]Not markup[/bold] <script>alert(1)</script> & $\\alpha$-nets \\% 100%"
-    hostile_abs = "Abstract with <b>HTML</b>, &amp; entities, LaTeX $\\sum_i x_i^2$ and \u202eRTL\u202c 🧪 [red]x[/red]."
+    hostile_abs = ("Abstract with <b>HTML</b>, &amp; entities, LaTeX $\\sum_i x_i^2$ and \u202eRTL\u202c "
+                   "🧪 [red]x[/red].")
     db = tmp_path / "h.db"
     rec = {"id": "2601.00042", "date": "2026-01-02", "title": hostile_title, "abstract": hostile_abs,
            "authors": ["Émile [Zola]"], "categories": ["cs.CL"], "comment": None}
