@@ -49,7 +49,7 @@ def random_index(tmp_path_factory: pytest.TempPathFactory) -> VectorIndex:
     """
     index = VectorIndex.open(tmp_path_factory.mktemp("rand") / "r.usearch")
     index.add(np.arange(20_000, dtype=np.uint64), unit(np.random.default_rng(1), 20_000))
-    index.calibrate(target_recall=0.97)
+    index.calibrate(target_recall=0.985)  # margin: a multi-threaded build is not bit-for-bit repeatable
     return index
 
 

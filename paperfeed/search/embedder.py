@@ -49,6 +49,14 @@ def force_offline() -> None:
 # must get the offline behaviour too, since the hub libraries read these variables on import.
 force_offline()
 
+# OpenMP threads that sleep instead of spinning while they wait. With the default policy, as
+# soon as anything else runs on the machine (an indexing process, a test run) a forward pass
+# stalls at every barrier on a descheduled thread: measured on 2 cores with one other busy
+# process, one query took 200-500 ms instead of 10 ms, and batches ran 10% slower.
+# Read when torch loads its OpenMP runtime, so it only helps if torch is not imported yet;
+# a value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def available_cpus() -> int:
     """CPUs this process may really use: affinity mask, capped by a cgroup v2 CPU quota.
@@ -127,16 +135,19 @@ class Embedder:
         Character length is only a proxy (ratio varies with maths, code and non-English text);
         tokenising once more costs well under 1% of the forward passes and sorts exactly.
         """
-        if not texts:
-            return np.zeros(0, dtype=np.int64)
-        # Under the model lock: the tokenizer is shared with encode(), and a fast tokenizer's
-        # truncation settings are mutable state that HF tokenizers have been known to refuse
-        # to change under concurrent use ("Already borrowed"). The lock costs nothing here.
-        with self._lock:
-            enc = self._model.tokenizer(
-                list(texts), truncation=True, max_length=self.max_seq_length, add_special_tokens=True
-            )
-        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+        out = np.zeros(len(texts), dtype=np.int64)
+        # In chunks: the tokenizer returns Python lists of ids, ~7 KB a text at 256 tokens.
+        for start in range(0, len(texts), 1024):
+            chunk = list(texts[start : start + 1024])
+            # Under the model lock: the tokenizer is shared with encode(), and a fast tokenizer's
+            # truncation settings are mutable state that HF tokenizers have been known to refuse
+            # to change under concurrent use ("Already borrowed"). The lock costs nothing here.
+            with self._lock:
+                enc = self._model.tokenizer(
+                    chunk, truncation=True, max_length=self.max_seq_length, add_special_tokens=True
+                )
+            out[start : start + len(chunk)] = [len(ids) for ids in enc["input_ids"]]
+        return out
 
     def embed(
         self,
@@ -147,11 +158,12 @@ class Embedder:
         """Embed `texts` into an (n, 384) float32 array of unit vectors, rows in input order.
 
         Texts are sorted by token length (longest first, so a too-large batch fails at once)
-        and cut into batches of similar length: every batch is padded to its longest member,
-        so mixing a 20-token title with 256-token abstracts wastes most of the batch.
-        sentence-transformers sorts too, but only inside one `encode` call; we call it once
-        per batch (to report progress and let queries in between), so the global sort is ours.
-        `progress(n_done)` is called after each batch with the number of texts embedded so far.
+        and cut into batches of similar length: every batch is padded to its longest member.
+        sentence-transformers sorts too, but by characters and only inside one `encode` call;
+        we call it once per batch (to report progress and let queries in between), so the
+        global sort is ours. Padded/real tokens at batch 64, measured on the corpus: abstracts
+        1.07 unsorted, 1.05 sorted by characters, 1.004 by tokens; half titles, half abstracts
+        1.98 / 1.08 / 1.01. `progress(n_done)` is called after each batch with the running count.
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts; use embed_query() for one text")
