@@ -112,6 +112,8 @@ def new_paper(
     """Build a `Paper` with normalised ids, cleaned whitespace and default arXiv links."""
     aid = normalise_arxiv_id(arxiv_id) if arxiv_id else None
     d = normalise_doi(doi) if doi else None
+    if aid is None and d and d.startswith("10.48550/arxiv."):  # arXiv's own DOIs name the arXiv id
+        aid = normalise_arxiv_id(d.removeprefix("10.48550/arxiv."))
     title = clean_text(title)
     links = dict(kw.pop("links", None) or {})  # type: ignore[arg-type]
     if aid:

@@ -100,6 +100,8 @@ def test_keyword_index_catches_up_after_writes_and_crashes(tmp_path, keyword_db)
     st["seq"] -= 1
     state.write_text(json.dumps(st))
     assert [r.paper.id for r in _kw(pf, "frobnicated")] == ["2699.00001"]  # replay is idempotent
+    pf.engine.lexical.index.reload()
+    assert pf.engine.lexical.index.searcher().num_docs == pf.store.count()  # replaced, not duplicated
     # a destroyed index is rebuilt from the store
     shutil.rmtree(pf.engine.lexical.path)
     pf.engine.lexical._index = None

@@ -108,3 +108,24 @@ def test_concurrent_writers_queue_and_lose_nothing(tmp_path):
         ids = [r[0] for r in conn.execute(text("select id from papers"))]
     assert len(ids) == len(set(ids)) and set(ids) == unique
     assert json.loads(json.dumps(sorted(ids)))  # sanity: ids are plain strings
+
+
+def test_duplicates_inside_one_batch_fold_by_title(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    page = new_paper(title="Scaling Laws for Neural Language Models", abstract="from a page", source="page")
+    bib = new_paper(title="Scaling laws for neural language models.", doi="10.48550/arxiv.2001.08361",
+                    authors=["Jared Kaplan"], source="bibtex")
+    rep = ingest_records(store, [page, bib], "t")
+    assert store.count() == 1 and rep.added == 1
+    assert store.get("2001.08361").sources == ["page", "bibtex"]  # the arXiv DOI gave it its arXiv id
+
+
+def test_a_merge_never_steals_another_papers_doi(tmp_path):
+    store = Store.open(tmp_path / "p.db")
+    a = new_paper(title="Paper A about graphs", arxiv_id="2501.00001", source="arxiv-api")
+    b = new_paper(title="Paper B about trees", doi="10.1234/b", source="bibtex")
+    ingest_records(store, [a, b], "t")
+    wrong = new_paper(title="Paper A about graphs", arxiv_id="2501.00001", doi="10.1234/b", source="bibtex")
+    rep = ingest_records(store, [wrong], "t")
+    assert rep.failure is None and store.count() == 2
+    assert store.get("2501.00001").doi is None and store.get("doi:10.1234/b").title == "Paper B about trees"

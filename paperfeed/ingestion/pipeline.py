@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from paperfeed.ingestion.detect import open_input
 from paperfeed.ingestion.errors import IngestError, RecordError
 from paperfeed.models import Paper
@@ -81,6 +83,9 @@ def ingest_records(store: Store, records: Iterable[Paper | RecordError], source:
                     on_papers(len(chunk))
     except IngestError as e:
         rep.failure = e
+        rep.added = rep.updated = rep.unchanged = 0
+    except IntegrityError as e:  # a safety net: merging should never produce clashing ids
+        rep.failure = IngestError(f"conflicting paper ids, nothing from this input was saved ({e.orig})")
         rep.added = rep.updated = rep.unchanged = 0
     return rep
 

@@ -146,9 +146,11 @@ class LexicalIndex:
             done = 0
             try:
                 for chunk in store.iter_changed(since):
+                    if since > 0:  # replace: drop the old documents of these papers first
+                        # (by query: delete_documents_by_term would make a signed term and match nothing)
+                        writer.delete_documents_by_query(
+                            Query.term_set_query(self.schema, "pk", [pk for pk, _s, _p in chunk]))
                     for pk, _seq, paper in chunk:
-                        if since > 0:
-                            writer.delete_documents_by_term("pk", pk)
                         writer.add_document(self._document(pk, paper))
                     done += len(chunk)
                     if progress:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
-from paperfeed.models import Paper
+from paperfeed.models import Paper, make_paper_id
 from paperfeed.store.engine import migrate, sqlite_engine
 from paperfeed.store.merge import can_merge_by_title, merge
 from paperfeed.store.schema import embeddings, kv, papers
@@ -195,13 +195,17 @@ class Store:
             keys = [k for k in (p.id, p.arxiv_id and "a:" + p.arxiv_id, p.doi and "d:" + p.doi) if k]
             j = next((seen[k] for k in keys if k in seen), None)
             if j is None:
+                t = seen.get("t:" + p.title_key)
+                if t is not None and can_merge_by_title(folded[t], p):
+                    j = t
+            if j is None:
                 j = len(folded)
                 folded.append(p)
             else:
                 folded[j] = merge(folded[j], p)
                 counts.unchanged += 1  # the second copy adds nothing new on its own
-            for k in keys:
-                seen[k] = j
+            for k in [*keys, "t:" + p.title_key]:
+                seen.setdefault(k, j)
         matches = self.find_matches(conn, folded)
         new_rows = []
         pending: dict[int, Paper] = {}
@@ -218,6 +222,7 @@ class Store:
             else:
                 new_rows.append({**_row_values(p), "seq": seq, "created_at": now, "updated_at": now})
         for pk, merged in pending.items():
+            self._keep_ids_unique(conn, pk, merged)
             conn.execute(
                 update(papers).where(papers.c.pk == pk).values(**_row_values(merged), seq=seq, updated_at=now)
             )
@@ -226,6 +231,24 @@ class Store:
             conn.execute(insert(papers), new_rows)
             counts.added += len(new_rows)
         return counts
+
+    @staticmethod
+    def _keep_ids_unique(conn: Connection, pk: int, merged: Paper) -> None:
+        """A merge must not take an id another stored paper already has (say a DOI that a
+        library export wrongly gave to this arXiv paper): keep this paper's own id instead."""
+        old = conn.execute(select(papers.c.id, papers.c.arxiv_id, papers.c.doi).where(papers.c.pk == pk)).one()
+        for attr, col in (("doi", papers.c.doi), ("arxiv_id", papers.c.arxiv_id), ("id", papers.c.id)):
+            value = getattr(merged, attr)
+            if value and value != getattr(old, attr) and conn.execute(
+                select(papers.c.pk).where(col == value, papers.c.pk != pk)
+            ).first():
+                setattr(merged, attr, getattr(old, attr))
+                if attr != "id":
+                    merged.id = make_paper_id(merged.arxiv_id, merged.doi, merged.title)
+                    if merged.id != old.id and conn.execute(
+                        select(papers.c.pk).where(papers.c.id == merged.id, papers.c.pk != pk)
+                    ).first():
+                        merged.id = old.id
 
     # -- papers: reading --------------------------------------------------------------------------
 
