@@ -11,12 +11,9 @@ idempotent, so replaying twice is harmless.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +22,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from paperfeed.models import Paper
+from paperfeed.search.derived import DerivedIndex
 from paperfeed.search.query import Clause
 from paperfeed.search.query import Query as UserQuery
 from paperfeed.store.papers import Store
@@ -81,12 +79,11 @@ class Hit:
     score: float
 
 
-class LexicalIndex:
+class LexicalIndex(DerivedIndex):
     def __init__(self, path: Path):
-        self.path = path
+        super().__init__(path, {"schema": SCHEMA_VERSION})
         self.schema = _schema()
         self._index: tantivy.Index | None = None
-        self._state_file = path / "state.json"
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -99,40 +96,12 @@ class LexicalIndex:
                 self._index.register_tokenizer(name, analyzer)
         return self._index
 
-    def state(self) -> dict:
-        try:
-            return json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _write_state(self, state: dict) -> None:
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self._state_file)
-
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        """One writer per index across processes (tantivy would refuse a second one anyway)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / (self.path.name + ".lock"), "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def applied_seq(self, store: Store) -> int:
-        s = self.state()
-        if s.get("store_id") != store.store_id or s.get("schema") != SCHEMA_VERSION:
-            return -1
-        return int(s.get("seq", -1))
-
     def is_fresh(self, store: Store) -> bool:
         return self.applied_seq(store) >= store.papers_seq()
 
     def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
         """Apply every paper the store changed since this index's high-water mark; returns how many."""
-        with self._lock():
+        with self.writer_lock():
             target = store.papers_seq()
             since = -1 if rebuild else self.applied_seq(store)
             if since >= target:
@@ -160,7 +129,7 @@ class LexicalIndex:
             except BaseException:
                 writer.rollback()
                 raise
-            self._write_state({"store_id": store.store_id, "schema": SCHEMA_VERSION, "seq": target})
+            self.write_state(store, target)
             self.index.reload()
             return done
 

@@ -7,28 +7,24 @@ keyword index), so it can always be brought up to date or rebuilt.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from paperfeed.config import MODEL_NAME
 from paperfeed.models import embedding_text
+from paperfeed.search.derived import DerivedIndex
 from paperfeed.store.papers import Store
 
 EMBED_CHUNK = 1024  # texts per committed batch: long enough to sort by length well; a crash loses one
 
 
-class SemanticIndex:
+class SemanticIndex(DerivedIndex):
     def __init__(self, path: Path):
-        self.path = path  # folder
+        super().__init__(path, {"model": MODEL_NAME})
         self._vectors = None
-        self._state_file = path / "state.json"
 
     @property
     def vectors(self):  # type: ignore[no-untyped-def]
@@ -39,18 +35,6 @@ class SemanticIndex:
             self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384)
         return self._vectors
 
-    def state(self) -> dict:
-        try:
-            return json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def applied_seq(self, store: Store) -> int:
-        s = self.state()
-        if s.get("store_id") != store.store_id or s.get("model") != MODEL_NAME:
-            return -1
-        return int(s.get("seq", -1))
-
     def is_fresh(self, store: Store) -> bool:
         return self.applied_seq(store) >= store.current_seq()
 
@@ -58,16 +42,6 @@ class SemanticIndex:
         if not (self.path / "vectors.usearch").exists():
             return 0
         return len(self.vectors)
-
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / (self.path.name + ".lock"), "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- embedding --------------------------------------------------------------------------------
 
@@ -95,7 +69,7 @@ class SemanticIndex:
 
     def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
         """Bring the ANN index up to the store's current `seq`; returns vectors added."""
-        with self._lock():
+        with self.writer_lock():
             target = store.current_seq()
             since = -1 if rebuild else self.applied_seq(store)
             if since >= target:
@@ -115,9 +89,7 @@ class SemanticIndex:
                 if progress:
                     progress(added, total)
             self.vectors.save()
-            tmp = self._state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"store_id": store.store_id, "model": MODEL_NAME, "seq": target}))
-            os.replace(tmp, self._state_file)
+            self.write_state(store, target)
             return added
 
     def ensure_fresh(self, store: Store) -> None:
