@@ -143,3 +143,25 @@ def test_cli_ingest_summary_errors_and_exit_codes(tmp_path):
     p = run_cli("ingest", str(garbage), db=db)
     assert p.returncode == 1 and "cannot tell the format" in p.stderr
     assert run_cli("ingest", db=db).returncode == 2
+
+
+def test_ingest_from_a_url(tmp_path):
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    recs = corpus_records(25, skip=300)
+    write_jsonl(tmp_path / "feed.jsonl.gz", recs, gz=True)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        db = tmp_path / "u.db"
+        ok = run_cli("ingest", f"{base}/feed.jsonl.gz", db=db)
+        assert ok.returncode == 0 and "added 25" in ok.stderr, ok.stderr
+        missing = run_cli("ingest", f"{base}/nope.jsonl", db=db)
+        assert missing.returncode == 1 and "404" in missing.stderr and "Traceback" not in missing.stderr
+    finally:
+        httpd.shutdown()

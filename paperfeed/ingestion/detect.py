@@ -98,10 +98,27 @@ def open_input(
 
     if fmt is not None and fmt not in READERS:
         raise IngestError(f"unknown format {fmt!r} (one of: {', '.join(READERS)})")
-    path = _download(source) if source.startswith(("http://", "https://")) else Path(source)
+    if source.startswith(("http://", "https://")):
+        path = _download(source)
+        try:
+            size = path.stat().st_size
+            records = reader_for(path, fmt or sniff(path), on_bytes)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return _then_delete(records, path), size
+    path = Path(source)
     if not path.exists():
         raise IngestError("no such file", Location(source))
     if path.is_dir():
         raise IngestError("is a directory (give files, e.g. dir/*.jsonl.gz)", Location(source))
     fmt = fmt or sniff(path)
     return reader_for(path, fmt, on_bytes), path.stat().st_size
+
+
+def _then_delete(records: Records, path: Path) -> Records:
+    """Yield a downloaded file's records, then remove the temporary copy."""
+    try:
+        yield from records
+    finally:
+        path.unlink(missing_ok=True)
