@@ -133,12 +133,13 @@ class SearchEngine:
         return self._materialise(ordered, sims, limit, offset)
 
     def _materialise(self, ordered, sims, limit, offset) -> list[Result]:  # type: ignore[no-untyped-def]
-        papers = self.store.get_many([o[2] for o in ordered])
-        ordered = [o for o in ordered if o[2] in papers]  # a paper written after the index: skip
-        ordered.sort(key=lambda o: (o[0], -o[1], papers[o[2]].id))
+        ids = self.store.ids_of([o[2] for o in ordered])  # light: ties need only the ids
+        ordered = [o for o in ordered if o[2] in ids]
+        ordered.sort(key=lambda o: (o[0], -o[1], ids[o[2]]))
         page = ordered[offset : offset + limit]
+        papers = self.store.get_many([o[2] for o in page])  # full rows for the page alone
         return [Result(pk, papers[pk], score, BLOCKS[bi], kwr, semr, sims.get(pk))
-                for bi, score, pk, kwr, semr in page]
+                for bi, score, pk, kwr, semr in page if pk in papers]
 
     def _newest(self, uq: Query, limit: int, offset: int) -> list[Result]:
         import tantivy

@@ -273,6 +273,15 @@ class Store:
                     out[r.pk] = paper_from_row(r)
         return out
 
+    def ids_of(self, pks: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        with self.read() as conn:
+            for i in range(0, len(pks), _LOOKUP_CHUNK):
+                chunk = list(pks[i : i + _LOOKUP_CHUNK])
+                rows = conn.execute(select(papers.c.pk, papers.c.id).where(papers.c.pk.in_(chunk)))
+                out.update((r[0], r[1]) for r in rows)
+        return out
+
     def count(self) -> int:
         with self.read() as conn:
             return int(conn.execute(select(func.count()).select_from(papers)).scalar() or 0)
