@@ -79,3 +79,28 @@ def hybrid_db(tmp_path_factory):
     pf.refresh_vector_index()
     yield pf
     pf.close()
+
+
+# -- the papers site (tests/test_web_*.py) ----------------------------------------------------------
+
+HOSTILE_ID = "2510.99999"
+HOSTILE = {
+    "id": HOSTILE_ID, "date": "2025-10-01",
+    "title": "<script>alert('title')</script> Hostile &amp; $\\alpha$-divergence transformers",
+    "abstract": "We show <script>alert(1)</script> that $O(n^2)$ \\% bounds hold & <b>bold</b> &lt;tag&gt; claims.",
+    "authors": ["Eve <img src=x onerror=alert(1)>", "Mallory"], "categories": ["cs.LG"],
+}
+
+
+def make_site_pf(directory: Path):
+    """A store of 300 real papers (288 listed 2025-09-29, 12 on 2025-10-01) plus one hostile paper,
+    with a fresh keyword index and no embeddings: what the web tests serve."""
+    from paperfeed.core import Paperfeed
+    from paperfeed.ingestion.pipeline import ingest_paths
+
+    src = write_jsonl(directory / "site.jsonl", [*corpus_records(300, skip=30000), HOSTILE])
+    pf = Paperfeed(directory / "site.db")
+    rep = ingest_paths(pf.store, [str(src)])
+    assert rep.total("added") == 301
+    pf.refresh_keyword_index()
+    return pf

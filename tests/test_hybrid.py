@@ -161,3 +161,12 @@ def test_ingest_then_search_before_any_embedding(tmp_path):
     res = pf.engine.search("model", limit=5)  # hybrid without vectors degrades to keyword blocks
     assert res and all(r.block in ("phrase", "all terms", "related") and r.sem_rank is None for r in res)
     pf.close()
+
+
+def test_a_narrow_filter_still_gets_a_full_semantic_page(hybrid_db):
+    """cat:cs.GR allows 12 of 600 papers: they are searched exactly, not lost after an ANN over-fetch
+    (fetching 200 neighbours and filtering would keep only about 4 of them)."""
+    cat_papers = hybrid_db.engine.search("cat:cs.GR", limit=1000)
+    assert 10 < len(cat_papers) < 30
+    res = hybrid_db.engine.search("zzqx cat:cs.GR", limit=10, mode="semantic")  # no word matches anything
+    assert len(res) == 10 and all("cs.GR" in r.paper.categories for r in res)

@@ -1,4 +1,4 @@
-"""`paperfeed` command line: ingest, index, search, similar, show, status.
+"""`paperfeed` command line: ingest, index, search, similar, show, status, serve.
 
 Exit codes: 0 ok, 1 a user error (one line on stderr saying what and where), 2 usage.
 Progress bars and summaries go to stderr, so `--format json|page` output can be piped.
@@ -249,6 +249,28 @@ def status(format: Annotated[Fmt, typer.Option("--format", "-f", help="json or t
     vec = "fresh" if s.vectors_fresh else f"behind (at change {s.vector_seq} of {s.store_seq})"
     out.print(f"keyword index {kw}", markup=False)
     out.print(f"vector index  {vec}, {s.vectors} vectors", markup=False)
+
+
+# -- serve ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the papers site and its JSON API (docs at /docs).  On an empty database, first ingests
+    the comma-separated files or URLs of $PAPERFEED_SOURCES in the background."""
+    import uvicorn
+
+    from paperfeed.web import create_app
+    from paperfeed.web.bootstrap import configured_sources, start_background_ingest
+
+    pf = _pf()
+    pf.refresh_keyword_index()  # catch up before the first request rather than during it
+    if start_background_ingest(pf, configured_sources()):
+        err.print("empty database: ingesting $PAPERFEED_SOURCES in the background", markup=False)
+    uvicorn.run(create_app(pf), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from paperfeed.store.papers import Store
 RRF_K = 60
 BLOCKS = ("phrase", "all terms", "related")
 MODES = ("hybrid", "keyword", "semantic")
+FILTER_FIRST_MAX = 8192  # filters allowing at most this many papers are applied before the vector search
 
 
 @dataclass
@@ -73,15 +74,21 @@ class SearchEngine:
         return get_embedder().embed_query(text)
 
     def _semantic_candidates(self, vec: np.ndarray, uq: Query, k: int) -> dict[int, float]:
-        hits = self.semantic.search(vec, k * 2 if (uq.categories or uq.since or uq.until or uq.negative) else k)
-        if not hits:
-            return {}
-        sims = dict(hits)
-        if uq.categories or uq.since or uq.until or uq.negative:
-            keep = {h.pk for h in self.lexical.search(
-                self.lexical.restrict(self.lexical.filter_query(uq), list(sims)), len(sims))}
-            sims = {pk: s for pk, s in sims.items() if pk in keep}
-        return dict(sorted(sims.items(), key=lambda kv: (-kv[1], kv[0]))[:k])
+        """Nearest papers by meaning that also satisfy the query's filters and exclusions.
+
+        A narrow filter (few thousand papers) is applied first and searched exactly among the papers
+        it allows; a broad one is applied after an over-fetch from the ANN graph.
+        """
+        if not (uq.categories or uq.since or uq.until or uq.negative):
+            return dict(self.semantic.search(vec, k))
+        fq = self.lexical.filter_query(uq)
+        allowed = self.lexical.count(fq)
+        if allowed <= FILTER_FIRST_MAX:
+            keys = np.array([h.pk for h in self.lexical.search(fq, allowed)], dtype=np.uint64)
+            return dict(self.semantic.search(vec, k, filter_keys=keys)) if len(keys) else {}
+        sims = dict(self.semantic.search(vec, 4 * k))
+        keep = {h.pk for h in self.lexical.search(self.lexical.restrict(fq, list(sims)), len(sims))} if sims else set()
+        return dict(sorted(((pk, s) for pk, s in sims.items() if pk in keep), key=lambda kv: (-kv[1], kv[0]))[:k])
 
     def search(self, query: str | Query, limit: int = 20, offset: int = 0, mode: str = "hybrid") -> list[Result]:
         if mode not in MODES:

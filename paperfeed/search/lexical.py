@@ -222,6 +222,10 @@ class LexicalIndex(DerivedIndex):
         hits.sort(key=lambda h: (-h.score, h.pk))  # deterministic order for equal scores
         return hits
 
+    def count(self, q: Query) -> int:
+        """How many papers match, without ranking them."""
+        return int(self.index.searcher().search(q, 1, count=True).count)  # limit 0 makes tantivy panic
+
     def restrict(self, q: Query, pks: list[int]) -> Query:
         """`q` limited to the given papers (used to filter semantic neighbours and candidate pools)."""
         return Query.boolean_query([(Occur.Must, q), (Occur.Must, Query.term_set_query(self.schema, "pk", pks))])

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -68,4 +70,52 @@ kv = Table(
     metadata,
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# -- community (migration 0002): accounts, upvotes, submissions to a day's list, API tokens ------------------
+# Keyed by `papers.pk`, so a paper whose id is refined by a later merge keeps its votes.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_votes_user_paper"),
+    Index("ix_votes_paper_pk", "paper_pk"),
+    Index("ix_votes_created_at", "created_at"),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("paper_pk", "day", name="uq_submissions_paper_day"),
+    Index("ix_submissions_day", "day"),
+    Index("ix_submissions_user_id", "user_id"),
+)
+
+# Only a hash of each API token is kept: a copy of the database does not hand out API access.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Index("ix_api_tokens_user_id", "user_id"),
 )

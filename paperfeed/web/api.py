@@ -1,0 +1,137 @@
+"""The JSON API: search, a paper, similar papers, the daily list.
+
+Response models are Pydantic, so `/docs` describes exactly what is sent.  Every parameter is
+validated (4xx with `{"detail": ...}`); a malformed query or period is a 400 with the message
+a person needs to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from paperfeed.models import Paper
+from paperfeed.search.query import QueryError, parse_query
+from paperfeed.web.context import Entry, current_user, web
+from paperfeed.web.listing import PeriodError, latest_day, list_period, parse_period, period_pks
+from paperfeed.web.pages import MAX_PARAM, parse_day
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+PageNo = Annotated[int, Query(ge=1, le=500)]
+Text = Annotated[str | None, Query(max_length=MAX_PARAM)]
+
+
+class PaperOut(BaseModel):
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    date: dt.date | None  # listing day, else publication day
+    published: dt.date | None
+    updated: dt.date | None
+    arxiv_id: str | None
+    doi: str | None
+    links: dict[str, str]
+    comment: str | None
+    upvotes: int
+    submitted_by: str | None = None
+
+
+class SearchHit(PaperOut):
+    score: float
+    match: str  # "phrase" | "all terms" | "related" | "newest"
+
+
+class SearchOut(BaseModel):
+    query: str
+    page: int
+    limit: int
+    results: list[SearchHit]
+
+
+class PeriodOut(BaseModel):
+    kind: Literal["day", "week", "month"]
+    start: dt.date
+    end: dt.date
+
+
+class DailyOut(BaseModel):
+    period: PeriodOut
+    sort: str
+    page: int
+    limit: int
+    total: int
+    papers: list[PaperOut]
+
+
+def paper_out(p: Paper, e: Entry) -> dict:
+    return {
+        "id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "categories": p.categories,
+        "date": p.listed or p.published, "published": p.published, "updated": p.updated,
+        "arxiv_id": p.arxiv_id, "doi": p.doi, "links": p.links, "comment": p.comment,
+        "upvotes": e.votes, "submitted_by": e.submitter,
+    }
+
+
+@router.get("/papers/search", response_model=SearchOut, summary="Search papers (same ranking as the CLI)")
+def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
+               limit: Limit = 20, p: PageNo = 1, since: Text = None, until: Text = None,
+               cat: Text = None) -> dict:
+    w = web(request)
+    try:
+        uq = parse_query(q, since=parse_day(since, "since"), until=parse_day(until, "until"),
+                         categories=[cat] if cat else None)
+    except QueryError as e:
+        raise HTTPException(400, f"bad query: {e}") from None
+    results = w.pf.engine.search(uq, limit=limit, offset=(p - 1) * limit)
+    entries = w.entries([(r.pk, r.paper) for r in results], None)
+    hits = [paper_out(r.paper, e) | {"score": round(r.score, 6), "match": r.block}
+            for r, e in zip(results, entries, strict=True)]
+    return {"query": q, "page": p, "limit": limit, "results": hits}
+
+
+@router.get("/papers/{paper_id:path}/similar", response_model=list[PaperOut], summary="Papers like this one")
+def api_similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict]:
+    w = web(request)
+    try:
+        results = w.pf.engine.similar(paper_id, limit)
+    except KeyError:
+        raise HTTPException(404, f"no paper with id {paper_id[:100]!r}") from None
+    entries = w.entries([(r.pk, r.paper) for r in results], None)
+    return [paper_out(e.paper, e) for e in entries]
+
+
+@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper")
+def api_paper(request: Request, paper_id: str) -> dict:
+    w = web(request)
+    paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
+    pk = w.pf.store.pk_of(paper.id) if paper else None
+    if paper is None or pk is None:
+        raise HTTPException(404, f"no paper with id {paper_id[:100]!r}")
+    return paper_out(paper, w.entries([(pk, paper)], current_user(request))[0])
+
+
+@router.get("/daily_papers", response_model=DailyOut, summary="The daily list (or a week's / month's)")
+def api_daily(request: Request, date: Text = None, week: Text = None, month: Text = None,
+              sort: Literal["publishedAt", "trending"] = "publishedAt", p: PageNo = 1, limit: Limit = 50) -> dict:
+    w = web(request)
+    try:
+        period = parse_period(date, week, month, latest_day(w.pf.store))
+    except PeriodError as e:
+        raise HTTPException(400, str(e)) from None
+    if sort == "trending":
+        order = w.by_trending(period_pks(w.pf.store, period))
+        total, page = len(order), order[(p - 1) * limit : p * limit]
+        found = w.pf.store.get_many(page)
+        items = [(pk, found[pk]) for pk in page if pk in found]
+    else:
+        items, total = list_period(w.pf.store, period, limit, (p - 1) * limit)
+    entries = w.entries(items, None)
+    return {"period": {"kind": period.kind, "start": period.start, "end": period.end}, "sort": sort,
+            "page": p, "limit": limit, "total": total, "papers": [paper_out(e.paper, e) for e in entries]}

@@ -1,0 +1,113 @@
+"""The papers site: `create_app(pf, settings)` builds the FastAPI application around one core.
+
+HTML pages and the JSON API share one `WebState` (core, community tables, rate limiter,
+templates).  Errors are rendered for whoever asked: a JSON `{"detail": ...}` under `/api`,
+an HTML page elsewhere; an invalid parameter is always a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.core import Paperfeed
+from paperfeed.web import accounts, api, feeds, pages, tokens
+from paperfeed.web.context import WebState, error_page
+from paperfeed.web.security import session_secret
+from paperfeed.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).with_name("static")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # No script is needed anywhere; /docs loads its own from a CDN, so it gets no CSP.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'",
+}
+
+
+def _is_api(request: Request) -> bool:
+    """Machine clients (API, feeds) get JSON errors; people get pages."""
+    return request.url.path.startswith(("/api/", "/feeds/"))
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (no per-request task, unlike `@app.middleware`) adding the headers above."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/docs", "/openapi.json")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    app = FastAPI(title="paperfeed", summary="Research papers: daily lists, search, trending.",
+                  version="0.1.0", docs_url="/docs", redoc_url=None)
+    app.state.web = WebState(pf, settings)
+
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret or session_secret(pf.store),
+                       session_cookie="paperfeed_session", same_site="lax", https_only=settings.https_only_cookies,
+                       max_age=30 * 24 * 3600)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})},
+                                status_code=422)
+        return error_page(request, 400, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        if _is_api(request):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return HTMLResponse("<!doctype html><title>Error</title><h1>Something went wrong</h1>", status_code=500)
+
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(tokens.api)
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.include_router(pages.router)
+    app.include_router(accounts.router)
+    app.include_router(tokens.pages)
+    return app

@@ -1,0 +1,45 @@
+"""First start of the site on an empty database: ingest what `PAPERFEED_SOURCES` names.
+
+`PAPERFEED_SOURCES` is a comma-separated list of files or URLs, in any format `paperfeed ingest`
+reads (e.g. `../shared/data/arxiv-cs-2025-2026.jsonl.gz`).  `paperfeed serve` runs this in a
+background thread, so the site answers at once and the papers appear when the input commits
+(each input is one transaction).  A database that already has papers is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+
+from paperfeed.core import Paperfeed
+from paperfeed.ingestion.pipeline import IngestReport, ingest_paths
+
+log = logging.getLogger(__name__)
+
+
+def configured_sources(env: Mapping[str, str] = os.environ) -> list[str]:
+    return [s.strip() for s in env.get("PAPERFEED_SOURCES", "").split(",") if s.strip()]
+
+
+def ingest_if_empty(pf: Paperfeed, sources: list[str]) -> IngestReport | None:
+    """Ingest `sources` and index them for keywords when the store has no papers; else do nothing."""
+    if not sources or pf.store.count() > 0:
+        return None
+    report = ingest_paths(pf.store, sources)
+    for inp in report.inputs:
+        if inp.failure:
+            log.error("PAPERFEED_SOURCES: %s: %s", inp.source, inp.failure)
+        else:
+            log.warning("PAPERFEED_SOURCES: %s: added %d, rejected %d", inp.source, inp.added, inp.rejected)
+    pf.refresh_keyword_index()
+    return report
+
+
+def start_background_ingest(pf: Paperfeed, sources: list[str]) -> threading.Thread | None:
+    if not sources or pf.store.count() > 0:
+        return None
+    t = threading.Thread(target=ingest_if_empty, args=(pf, sources), name="paperfeed-bootstrap", daemon=True)
+    t.start()
+    return t

@@ -1,0 +1,113 @@
+"""What every request handler shares: the app's state, the visitor, and rendering helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from paperfeed.core import Paperfeed
+from paperfeed.models import Paper
+from paperfeed.ranking import trending
+from paperfeed.ranking.community import Community, User
+from paperfeed.web.highlight import snippet
+from paperfeed.web.security import RateLimiter, csrf_token
+from paperfeed.web.settings import WebSettings
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+def paper_url(paper_id: str) -> str:
+    """Path of a paper's page; ids may hold `/` (old arXiv ids, DOIs), kept as path separators."""
+    return "/papers/" + quote(paper_id, safe="/:")
+
+
+def _templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape is on for .html
+    t.env.filters["paper_url"] = paper_url
+    t.env.filters["snippet"] = snippet
+    t.env.filters["urlquote"] = lambda s: quote(str(s), safe="")
+    return t
+
+
+@dataclass
+class Entry:
+    """A paper as a list shows it."""
+
+    pk: int
+    paper: Paper
+    votes: int = 0
+    voted: bool = False
+    submitter: str | None = None
+    score: float | None = None
+    block: str | None = None
+
+
+class WebState:
+    def __init__(self, pf: Paperfeed, settings: WebSettings):
+        self.pf = pf
+        self.settings = settings
+        self.community = Community(pf.store)
+        self.limiter = RateLimiter(dict(settings.rate_limits))
+        self.templates = _templates()
+
+    def entries(self, items: list[tuple[int, Paper]], user: User | None) -> list[Entry]:
+        pks = [pk for pk, _ in items]
+        counts = self.community.vote_counts(pks)
+        voted = self.community.voted(user.id if user else None, pks)
+        subs = self.community.submitters(pks)
+        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk)) for pk, p in items]
+
+    def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:
+        """Paper pks of one trending page and how many papers trend at all (0: nobody voted)."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        votes = self.community.votes_since(now - trending.window(period))
+        scores = trending.trending_scores(votes, now, period)
+        listed, ids = self.community.listing_facts(list(scores))
+        order = trending.rank(scores, listed, ids)
+        return order[offset : offset + limit], len(order)
+
+
+    def by_trending(self, pks: list[int]) -> list[int]:
+        """`pks` reordered by trending score over the past month (no votes: keep their order, last)."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        wanted = set(pks)
+        votes = [(pk, t) for pk, t in self.community.votes_since(now - trending.window("month")) if pk in wanted]
+        scores = trending.trending_scores(votes, now, "month")
+        listed, ids = self.community.listing_facts(list(scores))
+        top = trending.rank(scores, listed, ids)
+        return top + [pk for pk in pks if pk not in scores]
+
+
+def web(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def current_user(request: Request) -> User | None:
+    uid = request.session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    return web(request).community.user(uid)
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def render(request: Request, template: str, status_code: int = 200, **ctx: object) -> HTMLResponse:
+    user = current_user(request)
+    base = {"user": user, "csrf_token": csrf_token(request.session), "q": "", "title": "paperfeed", "feed": None}
+    return web(request).templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    titles = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+              422: "Bad request", 429: "Too many requests"}
+    heading = titles.get(status_code, "Something went wrong")
+    return render(request, "error.html", status_code=status_code, heading=heading, message=message,
+                  title=f"{heading} · paperfeed")

@@ -1,0 +1,128 @@
+"""API tokens and the authenticated API: create/revoke tokens on the profile page, then
+`Authorization: Bearer pf_…` on `POST /api/papers/{id}/upvote` and `POST /api/submissions`.
+
+Bearer-token requests carry no cookie, so they need no CSRF token; the session cookie alone
+never authorises an API write.  Writes share the site's rate limits (per client address).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from paperfeed.models import normalise_arxiv_id
+from paperfeed.ranking.community import User
+from paperfeed.web.accounts import _guard, _need_login
+from paperfeed.web.context import client_key, current_user, render, web
+from paperfeed.web.fetch import find_or_fetch
+from paperfeed.web.listing import latest_day
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api", tags=["api"])
+_bearer = HTTPBearer(auto_error=False, description="An API token from your profile page")
+
+
+# -- token management (HTML, session + CSRF) ----------------------------------------------------------
+
+
+@pages.get("/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request) -> Response:
+    user = current_user(request)
+    if user is None:
+        return _need_login(request, "/tokens")
+    return render(request, "tokens.html", tokens=web(request).community.tokens(user.id), new_token=None,
+                  title="API tokens · paperfeed")
+
+
+@pages.post("/tokens", response_class=HTMLResponse)
+def create_token(request: Request, name: str = Form("token", max_length=100),
+                 csrf_token: str | None = Form(None)) -> Response:
+    if (blocked := _guard(request, csrf_token, "submit")) is not None:
+        return blocked
+    user = current_user(request)
+    if user is None:
+        return _need_login(request, "/tokens")
+    w = web(request)
+    token = w.community.create_token(user.id, name)
+    return render(request, "tokens.html", tokens=w.community.tokens(user.id), new_token=token,
+                  title="API tokens · paperfeed")
+
+
+@pages.post("/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: int, csrf_token: str | None = Form(None)) -> Response:
+    if (blocked := _guard(request, csrf_token, None)) is not None:
+        return blocked
+    user = current_user(request)
+    if user is None:
+        return _need_login(request, "/tokens")
+    web(request).community.revoke_token(user.id, token_id)
+    return RedirectResponse("/tokens", status_code=303)
+
+
+# -- the authenticated API ------------------------------------------------------------------------------
+
+
+def token_user(request: Request,
+               cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+    """The user a valid, unrevoked bearer token belongs to; 401 otherwise."""
+    user = web(request).community.user_for_token(cred.credentials) if cred and len(cred.credentials) < 200 else None
+    if user is None:
+        raise HTTPException(401, "a valid API token is required (Authorization: Bearer …)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def _limit(request: Request, action: str) -> None:
+    if not web(request).limiter.allow(action, client_key(request)):
+        raise HTTPException(429, "too many requests; slow down")
+
+
+class VoteOut(BaseModel):
+    id: str
+    upvoted: bool
+    upvotes: int
+
+
+class SubmissionIn(BaseModel):
+    paper: str = Field(min_length=1, max_length=500, description="arXiv id or arxiv.org link")
+    day: dt.date | None = Field(None, description="the day's list; default: the newest day")
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    day: dt.date
+
+
+@api.post("/papers/{paper_id:path}/upvote", response_model=VoteOut, summary="Toggle your upvote on a paper")
+def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(token_user)]) -> dict:
+    _limit(request, "upvote")
+    w = web(request)
+    paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
+    pk = w.pf.store.pk_of(paper.id) if paper else None
+    if paper is None or pk is None:
+        raise HTTPException(404, f"no paper with id {paper_id[:100]!r}")
+    now = w.community.toggle_vote(user.id, pk)
+    return {"id": paper.id, "upvoted": now, "upvotes": w.community.vote_counts([pk]).get(pk, 0)}
+
+
+@api.post("/submissions", response_model=SubmissionOut, status_code=201, summary="Submit a paper to a day's list",
+          responses={404: {"description": "not in the store"}, 409: {"description": "already on that day's list"}})
+def api_submit(request: Request, body: SubmissionIn, user: Annotated[User, Depends(token_user)]) -> dict:
+    _limit(request, "submit")
+    w = web(request)
+    aid = normalise_arxiv_id(body.paper)
+    if aid is None:
+        raise HTTPException(400, "paper: give an arXiv id (2503.11731) or an arxiv.org link")
+    pk, problem = find_or_fetch(w.pf.store, aid, w.settings.arxiv_api_url)
+    paper = w.pf.store.get_many([pk]).get(pk) if pk is not None else None
+    if paper is None or pk is None:
+        raise HTTPException(404, problem or f"arXiv {aid} is not available")
+    day = body.day or latest_day(w.pf.store)
+    if not w.community.submit(user.id, pk, day):
+        raise HTTPException(409, f"arXiv {aid} is already on the list of {day.isoformat()}")
+    return {"id": paper.id, "day": day}
