@@ -136,6 +136,15 @@ def measure(db: Path, n_queries: int) -> dict:
         e.embed_query(q)
         ms.append((time.perf_counter() - t0) * 1000)
     out["query_embedding"] = {k: round(v, 2) for k, v in percentiles(ms).items()}
+    # recall@10 of the ANN index against exact search, for the same query embeddings
+    vi = pf.engine.semantic.vectors
+    hits = total = 0
+    for q in queries:
+        v = e.embed_query(q)
+        exact = {k for k, _s in vi.exact_search(v, 10)}
+        hits += len(exact & {k for k, _s in vi.search(v, 10)})
+        total += len(exact)
+    out["ann_recall@10"] = round(hits / max(total, 1), 4)
     out["peak_rss_mb"] = round(peak_rss_mb())
     pf.close()
     return out
@@ -165,6 +174,8 @@ def main() -> None:
         for mode in ("keyword", "semantic", "hybrid", "query_embedding"):
             s = r[mode]
             print(f"  {mode:16} {s['p50']:8.2f} {s['p95']:8.2f} {s['p99']:8.2f} {s['mean']:8.2f}")
+        print(f"  ANN recall@10 vs exact: {r['ann_recall@10']}; index sync: keyword {r['keyword_index_sync_s']} s, "
+              f"vectors {r['vector_index_sync_s']} s")
         print(f"  indexes: keyword {r['keyword_index_mb']} MB, vectors {r['vector_index_mb']} MB; "
               f"peak RSS {r['peak_rss_mb']} MB")
     RESULTS.mkdir(parents=True, exist_ok=True)
