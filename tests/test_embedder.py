@@ -146,15 +146,15 @@ def test_related_papers_are_closer_than_unrelated(embedder: Embedder) -> None:
 
 
 def test_query_cache_hits_and_returns_copies(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
-    real_embed = embedder.embed
+    calls: list[str] = []
+    real_encode = embedder._encode_one
 
-    def counting(texts: list[str], batch_size: int = 64, progress: object = None) -> np.ndarray:
-        calls.append(list(texts))
-        return real_embed(texts, batch_size=batch_size)
+    def counting(text: str) -> np.ndarray:
+        calls.append(text)
+        return real_encode(text)
 
     tag = uuid.uuid4().hex  # queries no earlier test can have cached
-    monkeypatch.setattr(embedder, "embed", counting)
+    monkeypatch.setattr(embedder, "_encode_one", counting)
     q1 = embedder.embed_query(f"contrastive   learning for  code search {tag}")
     q1[:] = 0  # must not poison the cache
     q2 = embedder.embed_query(f"contrastive learning for code search {tag}")
@@ -210,3 +210,13 @@ def test_get_embedder_loads_once_even_when_raced(monkeypatch: pytest.MonkeyPatch
         t.join()
     assert len(made) == 1
     assert all(g is made[0] for g in got)
+
+
+def test_query_path_matches_the_batch_path(embedder) -> None:  # type: ignore[no-untyped-def]
+    """embed_query takes a faster direct route through the model; it must give the reference vector."""
+    texts = ["graph neural networks for molecules", "Diffusion models", "a" * 3000, "$\\alpha$-divergence <b>x</b>"]
+    batch = embedder.embed(texts)
+    for t, ref in zip(texts, batch, strict=True):
+        q = embedder._encode_one(t)
+        assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-5
+        assert float(np.dot(q, ref)) > 0.99999
