@@ -170,3 +170,19 @@ def test_a_narrow_filter_still_gets_a_full_semantic_page(hybrid_db):
     assert 10 < len(cat_papers) < 30
     res = hybrid_db.engine.search("zzqx cat:cs.GR", limit=10, mode="semantic")  # no word matches anything
     assert len(res) == 10 and all("cs.GR" in r.paper.categories for r in res)
+
+
+def test_equal_scores_are_ordered_by_paper_id(hybrid_db):
+    """Swapped ranks (kw 1 / sem 2 against kw 2 / sem 1) give equal RRF scores: the paper id decides."""
+    eng = hybrid_db.engine
+    ids = eng.store.ids_of(list(range(1, 41)))
+    by_id_desc = sorted(ids, key=lambda pk: ids[pk], reverse=True)  # pks whose ids run backwards
+    tie = rrf({1: 1}, {1: 2})[1]
+    ordered = [(1, 0.5, by_id_desc[0], 1, 1)] + [(1, tie, pk, 1, 2) for pk in by_id_desc[1:30]]
+    for offset in (0, 1, 5, 29):
+        page = eng._materialise(list(ordered), {}, 4, offset)
+        got = [r.paper.id for r in page]
+        want = ([ids[by_id_desc[0]]] + sorted(ids[pk] for pk in by_id_desc[1:30]))[offset : offset + 4]
+        assert got == want
+    paged = [r.paper.id for p in range(0, 120, 7) for r in eng.search("learning", limit=7, offset=p)]
+    assert paged == [r.paper.id for r in eng.search("learning", limit=7 * 18)][: len(paged)]

@@ -32,6 +32,9 @@ from paperfeed.store.papers import Store
 RRF_K = 60
 BLOCKS = ("phrase", "all terms", "related")
 MODES = ("hybrid", "keyword", "semantic")
+# Candidates drawn from each ranking.  Fusion ranks are relative to the candidate set, so it must
+# not depend on the page asked for: pages within the first CANDIDATES results are consistent.
+CANDIDATES = 300
 FILTER_FIRST_MAX = 8192  # filters allowing at most this many papers are applied before the vector search
 
 
@@ -99,7 +102,7 @@ class SearchEngine:
             return self._newest(uq, limit, offset)
         if mode != "keyword":
             self.semantic.ensure_fresh(self.store)
-        k = max(100, 3 * (offset + limit))
+        k = max(CANDIDATES, offset + limit)  # fixed, so every page ranks the same candidates
 
         blocks: list[dict[int, float]] = [{}, {}, {}]
         if mode != "semantic":
@@ -114,7 +117,10 @@ class SearchEngine:
                              if h.pk not in phrase and h.pk not in conj}
         sims: dict[int, float] = {}
         vec = self._embed_query(uq.free_text) if mode != "keyword" else None
-        if vec is not None:
+        # Neighbours by meaning only land in the "related" block: when the literal blocks fill the
+        # page they cannot show, so the ANN search is skipped (literal matches still get their exact
+        # cosine below, for the fusion inside their blocks).
+        if vec is not None and (mode == "semantic" or len(blocks[0]) + len(blocks[1]) < offset + limit):
             sims = self._semantic_candidates(vec, uq, k)
             if mode == "semantic":
                 blocks = [{}, {}, {}]
@@ -140,11 +146,29 @@ class SearchEngine:
         return self._materialise(ordered, sims, limit, offset)
 
     def _materialise(self, ordered, sims, limit, offset) -> list[Result]:  # type: ignore[no-untyped-def]
-        ids = self.store.ids_of([o[2] for o in ordered])  # light: ties need only the ids
-        ordered = [o for o in ordered if o[2] in ids]
-        ordered.sort(key=lambda o: (o[0], -o[1], ids[o[2]]))
+        """Order candidates by (block, -score, paper id) and load the page's papers.
+
+        Paper ids are looked up only for candidates whose (block, score) ties with another's
+        on this page: everything else is already in its place.
+        """
+        ordered.sort(key=lambda o: (o[0], -o[1], o[2]))
+        lo, hi = offset, offset + limit
+        if hi > lo and ordered[lo:hi]:
+            first, last = ordered[lo][:2], ordered[min(hi, len(ordered)) - 1][:2]
+            while lo > 0 and ordered[lo - 1][:2] == first:
+                lo -= 1
+            while hi < len(ordered) and ordered[hi][:2] == last:
+                hi += 1
+            window = ordered[lo:hi]
+            keys = [o[:2] for o in window]
+            tied = [o[2] for i, o in enumerate(window)
+                    if (i > 0 and keys[i - 1] == keys[i]) or (i + 1 < len(keys) and keys[i + 1] == keys[i])]
+            if tied:
+                ids = self.store.ids_of(tied)
+                window.sort(key=lambda o: (o[0], -o[1], ids.get(o[2], "")))
+                ordered[lo:hi] = window
         page = ordered[offset : offset + limit]
-        papers = self.store.get_many([o[2] for o in page])  # full rows for the page alone
+        papers = self.store.get_many([o[2] for o in page])
         return [Result(pk, papers[pk], score, BLOCKS[bi], kwr, semr, sims.get(pk))
                 for bi, score, pk, kwr, semr in page if pk in papers]
 

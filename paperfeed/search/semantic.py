@@ -29,10 +29,12 @@ class SemanticIndex(DerivedIndex):
     @property
     def vectors(self):  # type: ignore[no-untyped-def]
         if self._vectors is None:
-            from paperfeed.search.vectors import VectorIndex
+            from paperfeed.search.vectors import DEFAULT_EXPANSION_SEARCH, VectorIndex
 
             self.path.mkdir(parents=True, exist_ok=True)
-            self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384)
+            # the breadth is a search-time setting: an index saved with a narrower one gets today's
+            self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384,
+                                             expansion_search=DEFAULT_EXPANSION_SEARCH)
         return self._vectors
 
     def is_fresh(self, store: Store) -> bool:
