@@ -21,6 +21,7 @@ keyword query as 1/(K + r_kw) + 2/(K + r_sem) (see SIMILAR_WEIGHTS).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from paperfeed.search.semantic import SemanticIndex
 from paperfeed.store.papers import Store
 
 RRF_K = 60
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperfeed-embed")
 # "Similar papers" compares a whole paper with others, where meaning is the stronger signal:
 # semantic rank counts twice, and the more-like-this query keeps a paper's 64 most telling words.
 # Chosen on CSFCube (bench/relevance_csfcube.py; no separate tuning set exists): NDCG@20 0.584 with
@@ -115,6 +117,8 @@ class SearchEngine:
             self.semantic.ensure_fresh(self.store)
         k = max(CANDIDATES, offset + limit)  # fixed, so every page ranks the same candidates
 
+        # The query embedding (torch, which releases the GIL) runs beside the keyword queries.
+        pending_vec = _POOL.submit(self._embed_query, uq.free_text) if mode != "keyword" else None
         blocks: list[dict[int, float]] = [{}, {}, {}]
         if mode != "semantic":
             lx = self.lexical
@@ -127,7 +131,7 @@ class SearchEngine:
                 blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
                              if h.pk not in phrase and h.pk not in conj}
         sims: dict[int, float] = {}
-        vec = self._embed_query(uq.free_text) if mode != "keyword" else None
+        vec = pending_vec.result() if pending_vec is not None else None
         # Neighbours by meaning only land in the "related" block: when the literal blocks fill the
         # page they cannot show, so the ANN search is skipped (literal matches still get their exact
         # cosine below, for the fusion inside their blocks).
