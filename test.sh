@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh test
+scripts/ensure_chromium.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check paperfeed tests bench
 exec .venv/bin/python -m pytest -q "$@"
