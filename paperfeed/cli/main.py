@@ -273,6 +273,11 @@ def serve(
     uvicorn.run(create_app(pf), host=host, port=port, log_level="info", proxy_headers=False)
 
 
+from paperfeed.cli.digest import digest_app  # noqa: E402  (registers `paperfeed digest ...`)
+
+app.add_typer(digest_app, name="digest")
+
+
 def main() -> None:
     """Entry point: usage errors exit 2 (Typer), user errors exit 1 with one line, never a traceback."""
     from paperfeed.ingestion.errors import IngestError

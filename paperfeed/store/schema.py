@@ -119,3 +119,79 @@ api_tokens = Table(
     Column("revoked_at", DateTime),
     Index("ix_api_tokens_user_id", "user_id"),
 )
+
+# -- email digests (migration 0003): subscribers, what they follow, the delivery ledger ------------------------
+# A subscriber is an email address (an account is optional: `user_id` links one, whose upvotes then count as
+# "liked papers").  `digests` is the durable ledger: one row per (subscriber, period), written before the
+# message is sent and updated right after the SMTP server's 250, so a rerun after a crash knows what is owed.
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised (stripped, lower-case)
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    # pending (waits for the confirmation link) | active | unsubscribed | bounced (a permanent SMTP failure)
+    Column("status", String(16), nullable=False),
+    Column("frequency", String(8), nullable=False),  # daily (weekdays) | weekly
+    Column("weekly_day", Integer, nullable=False),  # 0 = Monday … 6 = Sunday; used when weekly
+    Column("delivery_hour", Integer, nullable=False),  # 0-23, local time in `timezone`
+    Column("timezone", String(64), nullable=False),  # an IANA name, e.g. Europe/Berlin
+    Column("sections", String(200), nullable=False),  # comma-separated: trending,searches,follows,similar
+    Column("send_empty", Integer, nullable=False),  # 1: send a short notice when there is nothing new
+    Column("created_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime),
+    Column("unsubscribed_at", DateTime),
+    Column("bounced_at", DateTime),
+    Column("bounce_reason", Text),
+    Column("prefs_changed_at", DateTime),
+    Index("ix_subscribers_status", "status"),
+    Index("ix_subscribers_user_id", "user_id"),
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # search | author | category
+    Column("value", String(1000), nullable=False),  # the query, the author's name, the category
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("subscriber_id", "kind", "value", name="uq_follows_subscriber_kind_value"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(16), nullable=False),  # 2026-11-24 (daily) or 2026-W48 (weekly)
+    Column("window_start", Date, nullable=False),  # listing days covered: window_start <= day < window_end
+    Column("window_end", Date, nullable=False),
+    Column("due_at", DateTime, nullable=False),  # UTC
+    # planned -> sending -> sent | empty (nothing to send) | retry (transient failure) | failed (permanent)
+    Column("status", String(16), nullable=False),
+    Column("message_id", String(255), nullable=False, unique=True),  # deterministic: a resend is folded
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(128)),  # host:pid of the sender holding it
+    Column("lease_until", DateTime),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("subscriber_id", "period", name="uq_digests_subscriber_period"),
+    Index("ix_digests_status", "status"),
+)
+
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Integer, nullable=False),  # denormalised: "never again in a later digest"
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("section", String(16), nullable=False),  # trending | searches | follows | similar
+    Column("reason", Text, nullable=False),  # shown beside the paper: which search, author, liked paper
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("digest_id", "paper_pk", name="uq_digest_items_digest_paper"),
+    Index("ix_digest_items_subscriber_paper", "subscriber_id", "paper_pk"),
+)

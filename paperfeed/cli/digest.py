@@ -1,0 +1,11 @@
+"""`paperfeed digest ...`: email digests from the command line (the web app shares the same core).
+
+    digest run       build and send every digest that is due (what the server also runs on schedule)
+    digest preview   print the next digest of one subscriber, without sending or recording anything
+"""
+
+from __future__ import annotations
+
+import typer
+
+digest_app = typer.Typer(no_args_is_help=True, help="Email digests: preview, run.")

@@ -1,0 +1,59 @@
+"""Mail settings, read from the environment so that no credential ever lives in the repository.
+
+    PAPERFEED_SMTP_HOST      default 127.0.0.1
+    PAPERFEED_SMTP_PORT      default 25 (587 with starttls, 465 with ssl)
+    PAPERFEED_SMTP_SECURITY  none | starttls | ssl            (default none)
+    PAPERFEED_SMTP_USER / PAPERFEED_SMTP_PASSWORD            (optional; log in when set)
+    PAPERFEED_SMTP_TIMEOUT   seconds per SMTP command          (default 30)
+    PAPERFEED_MAIL_FROM      the From address                  (default paperfeed@localhost)
+    PAPERFEED_BASE_URL       the site's public address, used in every link of an email
+                             (default http://127.0.0.1:8000)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SECURITY_MODES = ("none", "starttls", "ssl")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    sender: str = "paperfeed@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
+        security = env.get("PAPERFEED_SMTP_SECURITY", "none").strip().lower() or "none"
+        if security not in SECURITY_MODES:
+            raise ValueError(f"PAPERFEED_SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}, not {security!r}")
+        port_text = env.get("PAPERFEED_SMTP_PORT", "").strip()
+        try:
+            port = int(port_text) if port_text else DEFAULT_PORTS[security]
+            timeout = float(env.get("PAPERFEED_SMTP_TIMEOUT", "30"))
+        except ValueError as e:
+            raise ValueError(f"PAPERFEED_SMTP_PORT / PAPERFEED_SMTP_TIMEOUT: {e}") from None
+        return cls(
+            host=env.get("PAPERFEED_SMTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=port,
+            security=security,
+            user=env.get("PAPERFEED_SMTP_USER") or None,
+            password=env.get("PAPERFEED_SMTP_PASSWORD") or None,
+            timeout=timeout,
+            sender=env.get("PAPERFEED_MAIL_FROM", "paperfeed@localhost"),
+            base_url=env.get("PAPERFEED_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        )
+
+    @property
+    def mail_domain(self) -> str:
+        """The right-hand side of Message-IDs: the From address's domain."""
+        return self.sender.rpartition("@")[2] or "localhost"
