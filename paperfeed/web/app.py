@@ -21,9 +21,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
+from paperfeed.store.secret import site_secret
 from paperfeed.web import accounts, api, feeds, pages, tokens
 from paperfeed.web.context import WebState, error_page
-from paperfeed.web.security import session_secret
 from paperfeed.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
                   version="0.1.0", docs_url="/docs", redoc_url=None)
     app.state.web = WebState(pf, settings)
 
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret or session_secret(pf.store),
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret or site_secret(pf.store),
                        session_cookie="paperfeed_session", same_site="lax", https_only=settings.https_only_cookies,
                        max_age=30 * 24 * 3600)
 

@@ -1,7 +1,6 @@
-"""Security primitives of the site: the session secret, password hashing, CSRF tokens, rate limits.
+"""Security primitives of the site: password hashing, CSRF tokens, rate limits.
 
-- The session secret comes from `PAPERFEED_SECRET`, else one is generated on first start and kept
-  in the store's kv table, so sessions survive a restart and no secret ever lives in the repository.
+- The session secret is `paperfeed.store.secret.site_secret` (shared with the links in emails).
 - Passwords are hashed with argon2id (argon2-cffi defaults).  A log-in for an unknown email still
   runs one verification against a dummy hash, so timing does not reveal whether an account exists.
 - CSRF: a random token bound to the (signed) session; every form carries it and every POST checks
@@ -11,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -20,24 +18,8 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from paperfeed.store.papers import Store
-
-_SECRET_KEY = "web_session_secret"
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("paperfeed-dummy-password")
-
-
-def session_secret(store: Store) -> str:
-    """`PAPERFEED_SECRET`, else the secret persisted in the store (created once)."""
-    env = os.environ.get("PAPERFEED_SECRET")
-    if env:
-        return env
-    state = store.get_state(_SECRET_KEY)
-    if state is None:
-        store.set_state(_SECRET_KEY, {"secret": secrets.token_urlsafe(48)})
-        state = store.get_state(_SECRET_KEY)
-    assert state is not None
-    return str(state["secret"])
 
 
 def hash_password(password: str) -> str:

@@ -1,0 +1,63 @@
+"""Signed links in emails: confirm a subscription, manage its preferences, unsubscribe.
+
+No log-in is needed to use them, so the link itself is the credential: an itsdangerous token
+binding (purpose, subscriber id), signed with the site secret.  Each purpose has its own salt, so a
+preferences token cannot be replayed as a confirmation.  Confirmation links expire (7 days);
+preferences and unsubscribe links must keep working in old emails (RFC 8058 asks that one-click
+unsubscribe keep working), so they expire only after a year.  A forged, tampered or expired token
+raises `BadLink` with a message fit to show the user; it never changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+PURPOSES = {"confirm": 7 * 24 * 3600, "manage": 365 * 24 * 3600, "unsubscribe": 365 * 24 * 3600}
+PATHS = {"confirm": "/subscription/confirm", "manage": "/subscription", "unsubscribe": "/unsubscribe"}
+
+
+class BadLink(ValueError):
+    """The link is forged, tampered with, meant for something else, or expired."""
+
+
+@dataclass(frozen=True)
+class Links:
+    secret: str
+    base_url: str = "http://127.0.0.1:8000"
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown link purpose {purpose!r}")
+        return URLSafeTimedSerializer(self.secret, salt=f"paperfeed.mail.{purpose}")
+
+    def token(self, purpose: str, subscriber_id: int) -> str:
+        return str(self._serializer(purpose).dumps(int(subscriber_id)))
+
+    def read(self, purpose: str, token: str | None) -> int:
+        """The subscriber id a token was made for, or `BadLink`."""
+        if not token or len(token) > 500:
+            raise BadLink("this link is incomplete: copy the whole address from the email")
+        try:
+            value = self._serializer(purpose).loads(token, max_age=PURPOSES[purpose])
+        except SignatureExpired:
+            raise BadLink("this link has expired") from None
+        except BadSignature:
+            raise BadLink("this link is not valid (it may have been changed or cut short)") from None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadLink("this link is not valid")
+        return value
+
+    def url(self, purpose: str, subscriber_id: int) -> str:
+        return f"{self.base_url.rstrip('/')}{PATHS[purpose]}?{urlencode({'t': self.token(purpose, subscriber_id)})}"
+
+    def confirm_url(self, subscriber_id: int) -> str:
+        return self.url("confirm", subscriber_id)
+
+    def manage_url(self, subscriber_id: int) -> str:
+        return self.url("manage", subscriber_id)
+
+    def unsubscribe_url(self, subscriber_id: int) -> str:
+        return self.url("unsubscribe", subscriber_id)

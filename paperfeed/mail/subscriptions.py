@@ -1,0 +1,256 @@
+"""Subscribers and what they follow (tables `subscribers`, `follows` of migration 0003).
+
+The one place that writes these tables, so the web pages, the CLI and the digest runner agree on
+what a subscription is.  Double opt-in: a new address is `pending` until its confirmation link is
+used; only `active` subscribers get digests.  Subscribing again with the same address never makes a
+second row (the database's unique email says so) and never reveals whether it existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.store.papers import Store
+from paperfeed.store.schema import follows, subscribers, users
+
+SECTIONS = ("trending", "searches", "follows", "similar")
+FREQUENCIES = ("daily", "weekly")
+FOLLOW_KINDS = ("search", "author", "category")
+STATUSES = ("pending", "active", "unsubscribed", "bounced")
+MAX_FOLLOWS = 50
+_CHUNK = 500
+
+
+class SubscriptionError(ValueError):
+    """A preference or follow the user can fix (bad time zone, unknown section, …): shown as is."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """What a subscriber chose; the defaults are what a new subscriber gets."""
+
+    frequency: str = "daily"  # daily = weekdays (Mon-Fri) in the subscriber's time zone
+    weekly_day: int = 0  # Monday; used when weekly
+    delivery_hour: int = 7  # local time
+    timezone: str = "UTC"
+    sections: tuple[str, ...] = SECTIONS
+    send_empty: bool = False
+
+    def checked(self) -> Prefs:
+        if self.frequency not in FREQUENCIES:
+            raise SubscriptionError(f"frequency must be daily or weekly, not {self.frequency!r}")
+        if not 0 <= self.weekly_day <= 6:
+            raise SubscriptionError("weekly day must be 0 (Monday) to 6 (Sunday)")
+        if not 0 <= self.delivery_hour <= 23:
+            raise SubscriptionError("delivery hour must be 0 to 23")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SubscriptionError(f"unknown time zone {self.timezone!r} (use an IANA name, e.g. Europe/Berlin)")\
+                from None
+        unknown = [s for s in self.sections if s not in SECTIONS]
+        if unknown:
+            raise SubscriptionError(f"unknown section {unknown[0]!r}; sections are {', '.join(SECTIONS)}")
+        if not self.sections:
+            raise SubscriptionError("choose at least one section")
+        return replace(self, sections=tuple(s for s in SECTIONS if s in self.sections))
+
+
+@dataclass(frozen=True)
+class Follow:
+    kind: str  # search | author | category
+    value: str
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    user_id: int | None
+    status: str
+    prefs: Prefs
+    created_at: datetime
+    confirmed_at: datetime | None
+    prefs_changed_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+def _subscriber(r) -> Subscriber:  # type: ignore[no-untyped-def]
+    prefs = Prefs(r.frequency, r.weekly_day, r.delivery_hour, r.timezone,
+                  tuple(s for s in r.sections.split(",") if s), bool(r.send_empty))
+    return Subscriber(r.id, r.email, r.user_id, r.status, prefs, r.created_at, r.confirmed_at, r.prefs_changed_at)
+
+
+def _prefs_values(p: Prefs) -> dict:
+    return {"frequency": p.frequency, "weekly_day": p.weekly_day, "delivery_hour": p.delivery_hour,
+            "timezone": p.timezone, "sections": ",".join(p.sections), "send_empty": int(p.send_empty)}
+
+
+def check_follow(kind: str, value: str) -> Follow:
+    value = " ".join(value.split())
+    if kind not in FOLLOW_KINDS:
+        raise SubscriptionError(f"you can follow a search, an author or a category, not {kind!r}")
+    if not value:
+        raise SubscriptionError(f"the {kind} to follow is empty")
+    if len(value) > 1000:
+        raise SubscriptionError(f"the {kind} to follow is longer than 1,000 characters")
+    if kind == "search":
+        from paperfeed.search.query import QueryError, parse_query
+
+        try:
+            parse_query(value)
+        except QueryError as e:
+            raise SubscriptionError(f"saved search {value!r}: {e}") from None
+    return Follow(kind, value)
+
+
+class Subscriptions:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- subscribing ---------------------------------------------------------------------------------
+
+    def subscribe(self, email: str, prefs: Prefs | None = None, user_id: int | None = None,
+                  follows_: Iterable[Follow] = ()) -> tuple[Subscriber, bool]:
+        """The subscriber for `email` and whether it was created now (False: it existed; nothing changed,
+        except that an unsubscribed or pending address goes back to pending, to be confirmed again)."""
+        prefs = (prefs or Prefs()).checked()
+        checked = [check_follow(f.kind, f.value) for f in follows_]
+        email = normalise_email(email)
+        now = utcnow()
+        with self.store.write() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+            if row is not None:
+                if row.status == "unsubscribed":
+                    conn.execute(update(subscribers).where(subscribers.c.id == row.id)
+                                 .values(status="pending", unsubscribed_at=None))
+                return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()), False
+            sid = conn.execute(insert(subscribers).values(
+                email=email, user_id=user_id, status="pending", created_at=now, **_prefs_values(prefs),
+            )).inserted_primary_key[0]
+            for f in dict.fromkeys(checked):
+                conn.execute(insert(follows).values(subscriber_id=sid, kind=f.kind, value=f.value, created_at=now))
+            return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == sid)).one()), True
+
+    def confirm(self, subscriber_id: int) -> Subscriber | None:
+        """Activate a pending subscription (idempotent).  An unsubscribed or bounced one stays as it is:
+        an old confirmation link must not undo an unsubscribe."""
+        with self.store.write() as conn:
+            conn.execute(update(subscribers)
+                         .where(subscribers.c.id == subscriber_id, subscribers.c.status == "pending")
+                         .values(status="active", confirmed_at=utcnow()))
+            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(r) if r is not None else None
+
+    def unsubscribe(self, subscriber_id: int) -> Subscriber | None:
+        with self.store.write() as conn:
+            conn.execute(update(subscribers)
+                         .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_(("pending", "active")))
+                         .values(status="unsubscribed", unsubscribed_at=utcnow()))
+            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(r) if r is not None else None
+
+    def mark_bounced(self, subscriber_id: int, reason: str) -> None:
+        """A permanent SMTP failure (5xx for this recipient): stop sending to the address."""
+        with self.store.write() as conn:
+            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                         .values(status="bounced", bounced_at=utcnow(), bounce_reason=reason[:2000]))
+
+    def update_prefs(self, subscriber_id: int, prefs: Prefs) -> Subscriber | None:
+        prefs = prefs.checked()
+        with self.store.write() as conn:
+            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                         .values(prefs_changed_at=utcnow(), **_prefs_values(prefs)))
+            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(r) if r is not None else None
+
+    def link_user(self, subscriber_id: int, user_id: int | None) -> None:
+        with self.store.write() as conn:
+            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(user_id=user_id))
+
+    # -- follows -------------------------------------------------------------------------------------
+
+    def add_follow(self, subscriber_id: int, kind: str, value: str) -> Follow:
+        f = check_follow(kind, value)
+        with self.store.write() as conn:
+            n = len(conn.execute(select(follows.c.id).where(follows.c.subscriber_id == subscriber_id)).all())
+            if n >= MAX_FOLLOWS:
+                raise SubscriptionError(f"at most {MAX_FOLLOWS} searches, authors and categories per subscription")
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(follows).values(subscriber_id=subscriber_id, kind=f.kind, value=f.value,
+                                                        created_at=utcnow()))
+            except IntegrityError:
+                pass  # already followed: nothing to do
+        return f
+
+    def remove_follow(self, subscriber_id: int, kind: str, value: str) -> bool:
+        with self.store.write() as conn:
+            n = conn.execute(delete(follows).where(follows.c.subscriber_id == subscriber_id,
+                                                   follows.c.kind == kind, follows.c.value == value)).rowcount
+        return bool(n)
+
+    def follows_of(self, subscriber_ids: Sequence[int]) -> dict[int, list[Follow]]:
+        """Follows per subscriber, in the order they were added."""
+        out: dict[int, list[Follow]] = {sid: [] for sid in subscriber_ids}
+        ids = list(subscriber_ids)
+        with self.store.read() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                rows = conn.execute(select(follows.c.subscriber_id, follows.c.kind, follows.c.value)
+                                    .where(follows.c.subscriber_id.in_(ids[i:i + _CHUNK]))
+                                    .order_by(follows.c.subscriber_id, follows.c.id))
+                for sid, kind, value in rows:
+                    out[sid].append(Follow(kind, value))
+        return out
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        with self.store.read() as conn:
+            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(r) if r is not None else None
+
+    def by_email(self, email: str) -> Subscriber | None:
+        with self.store.read() as conn:
+            r = conn.execute(select(subscribers).where(subscribers.c.email == normalise_email(email))).first()
+        return _subscriber(r) if r is not None else None
+
+    def for_user(self, user_id: int) -> Subscriber | None:
+        """The subscription linked to an account, else the one under the account's email."""
+        with self.store.read() as conn:
+            r = conn.execute(select(subscribers).where(subscribers.c.user_id == user_id)).first()
+            if r is None:
+                email = conn.execute(select(users.c.email).where(users.c.id == user_id)).scalar()
+                if email is not None:
+                    r = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(r) if r is not None else None
+
+    def iter_active(self, chunk: int = 5000) -> Iterator[list[Subscriber]]:
+        """Active subscribers in id order, a chunk at a time (100,000 of them fit, but need not)."""
+        last = 0
+        while True:
+            with self.store.read() as conn:
+                rows = conn.execute(select(subscribers).where(subscribers.c.status == "active",
+                                                              subscribers.c.id > last)
+                                    .order_by(subscribers.c.id).limit(chunk)).all()
+            if not rows:
+                return
+            yield [_subscriber(r) for r in rows]
+            last = rows[-1].id
