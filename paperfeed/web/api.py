@@ -24,6 +24,29 @@ router = APIRouter(prefix="/api", tags=["api"])
 Limit = Annotated[int, Query(ge=1, le=100)]
 PageNo = Annotated[int, Query(ge=1, le=500)]
 Text = Annotated[str | None, Query(max_length=MAX_PARAM)]
+# The formats in the schema (empty = not given), so clients and the fuzz test know them; a well-formed
+# but impossible value (2025-02-30, 2025-W60) is a 400 with a message.
+Day = Annotated[str | None, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$", description="a day: YYYY-MM-DD")]
+Week = Annotated[str | None, Query(pattern=r"^(\d{4}-W\d{2})?$", description="an ISO week: YYYY-Www")]
+Month = Annotated[str | None, Query(pattern=r"^(\d{4}-\d{2})?$", description="a month: YYYY-MM")]
+Bound = Annotated[str | None, Query(pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$",
+                                    description="a date bound: YYYY-MM-DD, YYYY-MM or YYYY")]
+
+
+class ErrorOut(BaseModel):
+    """The body of every error but 422 (FastAPI's own validation error shape)."""
+
+    detail: str
+
+
+_WHY = {400: "Malformed query, date, week or month (the message says what to fix)",
+        401: "No valid API token (Authorization: Bearer pf_…)", 404: "No such paper",
+        409: "Already on that day's list", 429: "Too many requests; slow down"}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI `responses=` for the 4xx an endpoint can answer, so clients (and the fuzz test) know them."""
+    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
 
 
 class PaperOut(BaseModel):
@@ -79,9 +102,10 @@ def paper_out(p: Paper, e: Entry) -> dict:
     }
 
 
-@router.get("/papers/search", response_model=SearchOut, summary="Search papers (same ranking as the CLI)")
+@router.get("/papers/search", response_model=SearchOut, summary="Search papers (same ranking as the CLI)",
+            responses=error_responses(400))
 def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
-               limit: Limit = 20, p: PageNo = 1, since: Text = None, until: Text = None,
+               limit: Limit = 20, p: PageNo = 1, since: Bound = None, until: Bound = None,
                cat: Text = None) -> dict:
     w = web(request)
     try:
@@ -96,7 +120,8 @@ def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_lengt
     return {"query": q, "page": p, "limit": limit, "results": hits}
 
 
-@router.get("/papers/{paper_id:path}/similar", response_model=list[PaperOut], summary="Papers like this one")
+@router.get("/papers/{paper_id:path}/similar", response_model=list[PaperOut], summary="Papers like this one",
+            responses=error_responses(404))
 def api_similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict]:
     w = web(request)
     try:
@@ -107,7 +132,8 @@ def api_similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=
     return [paper_out(e.paper, e) for e in entries]
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper")
+@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper",
+            responses=error_responses(404))
 def api_paper(request: Request, paper_id: str) -> dict:
     w = web(request)
     paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
@@ -117,8 +143,9 @@ def api_paper(request: Request, paper_id: str) -> dict:
     return paper_out(paper, w.entries([(pk, paper)], current_user(request))[0])
 
 
-@router.get("/daily_papers", response_model=DailyOut, summary="The daily list (or a week's / month's)")
-def api_daily(request: Request, date: Text = None, week: Text = None, month: Text = None,
+@router.get("/daily_papers", response_model=DailyOut, summary="The daily list (or a week's / month's)",
+            responses=error_responses(400))
+def api_daily(request: Request, date: Day = None, week: Week = None, month: Month = None,
               sort: Literal["publishedAt", "trending"] = "publishedAt", p: PageNo = 1, limit: Limit = 50) -> dict:
     w = web(request)
     try:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, feeds, pages, tokens
+from paperfeed.web import accounts, api, feeds, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.settings import WebSettings
 
@@ -35,6 +35,13 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     # No script is needed anywhere; /docs loads its own from a CDN, so it gets no CSP.
     "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'",
+}
+
+
+# The pages answer a bad parameter or an unknown paper with an HTML page; documented so the schema is complete.
+HTML_ERRORS: dict[int | str, dict] = {
+    400: {"description": "A bad parameter, explained on an HTML page", "content": {"text/html": {}}},
+    404: {"description": "No such paper (an HTML page)", "content": {"text/html": {}}},
 }
 
 
@@ -86,7 +93,9 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return error_page(request, exc.status_code, str(exc.detail))
+        page = error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(exc.headers or {})  # e.g. the `Allow` a 405 must carry (RFC 9110)
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -107,7 +116,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(tokens.api)
     app.include_router(api.router)
     app.include_router(feeds.router)
-    app.include_router(pages.router)
+    app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
     app.include_router(tokens.pages)
+    app.include_router(subscribe.router)
     return app

@@ -16,11 +16,12 @@ from fastapi.responses import Response
 
 from paperfeed.models import Paper
 from paperfeed.search.query import QueryError, parse_query
+from paperfeed.web.api import Bound, Day, Month, Week, error_responses
 from paperfeed.web.context import paper_url, web
 from paperfeed.web.listing import Period, PeriodError, latest_day, list_period, parse_period
 from paperfeed.web.pages import MAX_PARAM, parse_day
 
-router = APIRouter(prefix="/feeds", tags=["feeds"])
+router = APIRouter(prefix="/feeds", tags=["feeds"], responses=error_responses(400))
 
 FEED_SIZE = 50
 Fmt = Literal["rss", "atom"]
@@ -88,7 +89,7 @@ def _respond(request: Request, fmt: str, title: str, papers: list[Paper]) -> Res
 
 @router.get("/daily.{fmt}", summary="Feed of the daily list (or a week's / month's)",
             response_class=Response, responses={200: {"content": {MEDIA["rss"]: {}, MEDIA["atom"]: {}}}})
-def daily_feed(request: Request, fmt: Fmt, date: Text = None, week: Text = None, month: Text = None) -> Response:
+def daily_feed(request: Request, fmt: Fmt, date: Day = None, week: Week = None, month: Month = None) -> Response:
     w = web(request)
     try:
         period = parse_period(date, week, month, latest_day(w.pf.store))
@@ -113,7 +114,7 @@ def trending_feed(request: Request, fmt: Fmt, period: Literal["day", "week", "mo
 
 @router.get("/search.{fmt}", summary="Feed of a search: subscribe to a saved query", response_class=Response)
 def search_feed(request: Request, fmt: Fmt, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
-                since: Text = None, until: Text = None, cat: Text = None) -> Response:
+                since: Bound = None, until: Bound = None, cat: Text = None) -> Response:
     w = web(request)
     try:
         uq = parse_query(q, since=parse_day(since, "since"), until=parse_day(until, "until"),

@@ -74,24 +74,31 @@ def parse_period(day: str | None, week: str | None, month: str | None, default: 
     kind, value = given[0]
     value = value.strip()
     try:
-        if kind == "date":
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-                raise ValueError
-            d = date.fromisoformat(value)
-            return Period("day", d, d)
-        if kind == "week":
-            m = re.fullmatch(r"(\d{4})-W(\d{2})", value)
-            if not m:
-                raise ValueError
-            s = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-            return Period("week", s, s + timedelta(days=6))
-        m = re.fullmatch(r"(\d{4})-(\d{2})", value)
-        if not m:
-            raise ValueError
-        return month_period(int(m.group(1)), int(m.group(2)))
+        period = _parse_one(kind, value)
+        for step in (-1, 1):  # pages link to both neighbours: 0001-W01 or 9999-12-31 would raise there, a 500
+            period.shifted(step)
+        return period
     except (ValueError, OverflowError):
         example = {"date": "2026-03-14", "week": "2026-W11", "month": "2026-03"}[kind]
         raise PeriodError(f"{kind} expects a value like {example}, not {value[:40]!r}") from None
+
+
+def _parse_one(kind: str, value: str) -> Period:
+    if kind == "date":
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        d = date.fromisoformat(value)
+        return Period("day", d, d)
+    if kind == "week":
+        m = re.fullmatch(r"(\d{4})-W(\d{2})", value)
+        if not m:
+            raise ValueError
+        s = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        return Period("week", s, s + timedelta(days=6))
+    m = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    if not m:
+        raise ValueError
+    return month_period(int(m.group(1)), int(m.group(2)))
 
 
 def latest_day(store: Store) -> date:

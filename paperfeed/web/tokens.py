@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from paperfeed.models import normalise_arxiv_id
 from paperfeed.ranking.community import User
 from paperfeed.web.accounts import _guard, _need_login
+from paperfeed.web.api import error_responses
 from paperfeed.web.context import client_key, current_user, render, web
 from paperfeed.web.fetch import find_or_fetch
 from paperfeed.web.listing import latest_day
@@ -98,7 +99,8 @@ class SubmissionOut(BaseModel):
     day: dt.date
 
 
-@api.post("/papers/{paper_id:path}/upvote", response_model=VoteOut, summary="Toggle your upvote on a paper")
+@api.post("/papers/{paper_id:path}/upvote", response_model=VoteOut, summary="Toggle your upvote on a paper",
+          responses=error_responses(401, 404, 429))
 def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(token_user)]) -> dict:
     _limit(request, "upvote")
     w = web(request)
@@ -111,7 +113,7 @@ def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(to
 
 
 @api.post("/submissions", response_model=SubmissionOut, status_code=201, summary="Submit a paper to a day's list",
-          responses={404: {"description": "not in the store"}, 409: {"description": "already on that day's list"}})
+          responses=error_responses(400, 401, 404, 409, 429))
 def api_submit(request: Request, body: SubmissionIn, user: Annotated[User, Depends(token_user)]) -> dict:
     _limit(request, "submit")
     w = web(request)
