@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, feeds, pages, tokens
+from paperfeed.web import accounts, api, feeds, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.settings import WebSettings
 
@@ -119,4 +119,5 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
     app.include_router(tokens.pages)
+    app.include_router(subscribe.router)
     return app

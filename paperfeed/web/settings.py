@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from paperfeed.mail.settings import MailSettings
+
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
 
 # (burst, refill per second): e.g. 10 log-ins at once, then one every 6 seconds.
@@ -13,6 +15,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "login": (10, 1 / 6),
     "upvote": (60, 1.0),
     "submit": (20, 1 / 6),
+    "subscribe": (5, 1 / 60),  # each one sends an email: keep the site from being a mail cannon
+    "preferences": (30, 1 / 2),
 }
 
 
@@ -25,3 +29,5 @@ class WebSettings:
     min_password_chars: int = 8
     # Where a submitted arXiv id missing from the store is fetched; None or "" (PAPERFEED_ARXIV_API="") = never.
     arxiv_api_url: str | None = field(default_factory=lambda: os.environ.get("PAPERFEED_ARXIV_API", ARXIV_API_URL))
+    # SMTP and the public base URL for the confirmation emails of /subscribe; None = this site sends no mail.
+    mail: MailSettings | None = field(default_factory=MailSettings.from_env)
