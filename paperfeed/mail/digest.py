@@ -1,0 +1,359 @@
+"""What goes in a digest: four sections of picks, each with the reason it was chosen, no repeats.
+
+Sections, in this order (a paper appears once per email: the first section that picks it wins):
+
+  trending  papers upvoted during the window's days, scored like the site's trending page
+            (time-decayed votes, paperfeed/ranking/trending.py).  With no votes in the window there
+            is no trending section: the other sections already carry the new papers, and "the
+            newest papers" would hand every subscriber the same ten arbitrary ones.
+  searches  new papers (listed in the window) matching a saved search.  Same query language and
+            analyzers as `paperfeed search`, evaluated against the window's papers only; a paper
+            matches when it holds every word/phrase/prefix (the search's literal blocks; "related"
+            papers are left out of an email, where a loose match is noise), filters included.
+  follows   new papers by a followed author (names compared with case, accents and punctuation
+            folded) or in a followed category (exact, or a prefix: `cs.*`).
+  similar   new papers whose embedding is close (cosine >= SIMILAR_THRESHOLD) to a paper the
+            subscriber upvoted (the subscriber's linked account's most recent MAX_LIKED votes);
+            the reason names the liked paper.  Uses embeddings already in the store (`paperfeed index`).
+
+Never again: papers in the subscriber's earlier digests (digest_items of digests planned, sending,
+sent or retrying, other than this period's own) and papers the subscriber upvoted are left out.
+Within a section several sources (searches, follows) take turns, so the first search cannot fill
+the section alone; each section holds at most SECTION_CAP picks.  Order is fully deterministic.
+
+Scale (`build_many`): everything that does not depend on the subscriber is computed once per
+window: the window's papers, a small in-memory keyword index of them, each distinct saved search's
+matches, author and category indexes, trending, and for each liked paper its close neighbours in
+the window.  A subscriber then costs a few dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import tantivy
+from sqlalchemy import select
+
+from paperfeed.config import MODEL_NAME
+from paperfeed.core import Paperfeed
+from paperfeed.mail.model import Digest, Period, Pick
+from paperfeed.mail.subscriptions import Follow, Subscriber, Subscriptions
+from paperfeed.models import Paper
+from paperfeed.ranking.community import Community
+from paperfeed.ranking.trending import rank, trending_scores
+from paperfeed.search.lexical import ANALYZERS, LexicalIndex
+from paperfeed.search.query import QueryError, parse_query
+from paperfeed.store.papers import Store, paper_from_row
+from paperfeed.store.schema import digest_items, digests, embeddings, papers, votes
+
+SECTION_CAP = 10
+SIMILAR_THRESHOLD = 0.55  # all-MiniLM-L6-v2 cosine; below it "similar" papers share little more than a field
+MAX_LIKED = 20
+SEARCH_DEPTH = 50  # matches kept per saved search: far more than a section shows, enough to survive dedupe
+TRENDING_DEPTH = 200
+EXCLUDING_STATUSES = ("planned", "sending", "sent", "retry")
+_CHUNK = 500
+_BUILD_CHUNK = 2000
+
+
+def normalise_name(name: str) -> str:
+    """'José  Pérez-Ruiz', 'jose perez ruiz' and 'J\u00f3s\u00e9 P\u00e9rez Ruiz' compare equal."""
+    t = unicodedata.normalize("NFKD", name)
+    t = "".join(c for c in t if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", t).split())
+
+
+def _short(title: str, n: int = 90) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= n else title[: n - 1].rstrip() + "\u2026"
+
+
+# -- reading what the builder needs from the store ---------------------------------------------------------
+
+
+def earlier_picks(store: Store, current: dict[int, str]) -> dict[int, set[int]]:
+    """Paper pks already in each subscriber's earlier digests (any period but `current[sid]`), from
+    digest_items of digests that went out or are on their way: the "never again" set."""
+    out: dict[int, set[int]] = {sid: set() for sid in current}
+    ids = list(current)
+    with store.read() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            q = (select(digests.c.subscriber_id, digests.c.period, digest_items.c.paper_pk)
+                 .join(digest_items, digest_items.c.digest_id == digests.c.id)
+                 .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK]), digests.c.status.in_(EXCLUDING_STATUSES)))
+            for sid, period, pk in conn.execute(q):
+                if period != current[sid]:
+                    out[sid].add(pk)
+    return out
+
+
+def liked_papers(store: Store, user_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Each account's most recent MAX_LIKED upvoted paper pks, newest vote first."""
+    ids = sorted(set(user_ids))
+    out: dict[int, list[int]] = {uid: [] for uid in ids}
+    with store.read() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            q = (select(votes.c.user_id, votes.c.paper_pk).where(votes.c.user_id.in_(ids[i:i + _CHUNK]))
+                 .order_by(votes.c.user_id, votes.c.created_at.desc(), votes.c.paper_pk))
+            for uid, pk in conn.execute(q):
+                if len(out[uid]) < MAX_LIKED:
+                    out[uid].append(pk)
+    return out
+
+
+def stored_vectors(store: Store, pks: Sequence[int]) -> dict[int, np.ndarray]:
+    """Unit-length embeddings of the given papers, from the store (papers not embedded are absent)."""
+    out: dict[int, np.ndarray] = {}
+    pks = list(pks)
+    with store.read() as conn:
+        for i in range(0, len(pks), _CHUNK):
+            q = (select(papers.c.pk, embeddings.c.vector)
+                 .join(embeddings, (embeddings.c.content_hash == papers.c.content_hash)
+                       & (embeddings.c.model == MODEL_NAME))
+                 .where(papers.c.pk.in_(pks[i:i + _CHUNK])))
+            for pk, blob in conn.execute(q):
+                v = np.frombuffer(blob, dtype=np.float32)
+                n = float(np.linalg.norm(v))
+                if n > 0 and np.isfinite(n):
+                    out[pk] = v / n
+    return out
+
+
+# -- everything about one window that does not depend on the subscriber --------------------------------------
+
+
+class WindowText(LexicalIndex):
+    """The keyword index of one window's papers, in memory: the same schema, analyzers and query
+    building as the site's search, so a saved search means the same thing here."""
+
+    def __init__(self, items: Sequence[tuple[int, Paper]]):
+        super().__init__(Path(os.devnull))
+        idx = tantivy.Index(self.schema)
+        for name, analyzer in ANALYZERS.items():
+            idx.register_tokenizer(name, analyzer)
+        writer = idx.writer(heap_size=50_000_000, num_threads=1)
+        for pk, p in items:
+            writer.add_document(self._document(pk, p))
+        writer.commit()
+        writer.wait_merging_threads()
+        idx.reload()
+        self._index = idx
+
+
+@dataclass
+class Window:
+    start: date
+    end: date
+    papers: dict[int, Paper]  # listed in the window, plus trending papers from before it
+    new_pks: list[int]  # listed in the window, newest listing day first, then paper id
+    text: WindowText
+    by_author: dict[str, list[int]]
+    by_category: dict[str, list[int]]
+    trending: list[tuple[int, int]]  # (pk, votes in the window), best first
+    vectors: tuple[list[int], np.ndarray | None]  # window pks with an embedding, their unit vectors
+    searches: dict[str, list[int]] = field(default_factory=dict)  # query -> matching pks, best first
+    neighbours: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # liked pk -> (sim, pk)
+
+    def search(self, query: str) -> list[int]:
+        hit = self.searches.get(query)
+        if hit is None:
+            try:
+                q = self.text.build(parse_query(query), "and")
+            except QueryError:
+                q = None  # saved searches were checked when saved; one that no longer parses matches nothing
+            hit = [h.pk for h in self.text.search(q, SEARCH_DEPTH)] if self.new_pks else []
+            self.searches[query] = hit
+        return hit
+
+    def category(self, value: str) -> list[int]:
+        v = value.strip().lower()
+        if v.endswith("*"):
+            prefix = v.rstrip("*")
+            lists = [pks for c, pks in self.by_category.items() if c.startswith(prefix)]
+            if len(lists) <= 1:
+                return lists[0] if lists else []
+            keep = set().union(*lists)
+            return [pk for pk in self.new_pks if pk in keep]
+        return self.by_category.get(v, [])
+
+    def neighbours_of(self, liked: list[int], store: Store, titles: dict[int, str]) -> None:
+        """Fill `neighbours` for liked papers not seen before (one matrix product for all of them)."""
+        todo = [pk for pk in dict.fromkeys(liked) if pk not in self.neighbours]
+        if not todo:
+            return
+        pks, mat = self.vectors
+        vecs = stored_vectors(store, todo)
+        for pk in todo:
+            self.neighbours[pk] = []
+        have = [pk for pk in todo if pk in vecs]
+        if mat is None or not have:
+            return
+        sims = np.stack([vecs[pk] for pk in have]) @ mat.T
+        for row, liked_pk in zip(sims, have, strict=True):
+            idx = np.nonzero(row >= SIMILAR_THRESHOLD)[0]
+            self.neighbours[liked_pk] = sorted(((float(row[i]), pks[i]) for i in idx if pks[i] != liked_pk),
+                                               key=lambda t: (-t[0], t[1]))
+        missing = [pk for pk in have if pk not in titles]
+        if missing:
+            titles.update((pk, p.title) for pk, p in store.get_many(missing).items())
+
+
+def load_window(store: Store, start: date, end: date) -> Window:
+    with store.read() as conn:
+        rows = conn.execute(select(papers).where(papers.c.listed >= start, papers.c.listed < end)
+                            .order_by(papers.c.pk)).all()
+    new = {r.pk: paper_from_row(r) for r in rows}
+    new_pks = sorted(new, key=lambda pk: (-(new[pk].listed or start).toordinal(), new[pk].id))
+    by_author: dict[str, list[int]] = {}
+    by_category: dict[str, list[int]] = {}
+    for pk in new_pks:
+        for a in dict.fromkeys(normalise_name(a) for a in new[pk].authors):
+            by_author.setdefault(a, []).append(pk)
+        for c in dict.fromkeys(c.lower() for c in new[pk].categories):
+            by_category.setdefault(c, []).append(pk)
+    # trending: votes cast during the window's days (UTC), decayed from the window's end
+    t0, t1 = datetime.combine(start, time()), datetime.combine(end, time())
+    cast = [(pk, t) for pk, t in Community(store).votes_since(t0) if t < t1]
+    counts: dict[int, int] = {}
+    for pk, _t in cast:
+        counts[pk] = counts.get(pk, 0) + 1
+    period = "week" if (end - start).days <= 7 else "month"
+    scores = trending_scores(cast, t1, period)
+    listed, ids = Community(store).listing_facts(list(scores))
+    top = rank(scores, listed, ids)[:TRENDING_DEPTH]
+    all_papers = dict(new)
+    all_papers.update(store.get_many([pk for pk in top if pk not in new]))
+    vecs = stored_vectors(store, new_pks)
+    vpks = [pk for pk in new_pks if pk in vecs]
+    mat = np.stack([vecs[pk] for pk in vpks]).astype(np.float32) if vpks else None
+    return Window(start, end, all_papers, new_pks, WindowText([(pk, new[pk]) for pk in new_pks]),
+                  by_author, by_category, [(pk, counts[pk]) for pk in top if pk in all_papers], (vpks, mat))
+
+
+# -- composing one subscriber's digest -----------------------------------------------------------------------
+
+
+def _round_robin(sources: list[tuple[list[int], str]], taken: set[int], cap: int) -> list[tuple[int, str]]:
+    """Picks from several ranked lists in turn (first of each, then second of each, ...), skipping taken."""
+    out: list[tuple[int, str]] = []
+    cursors = [0] * len(sources)
+    while len(out) < cap:
+        moved = False
+        for i, (pks, reason) in enumerate(sources):
+            while cursors[i] < len(pks) and pks[cursors[i]] in taken:
+                cursors[i] += 1
+            if cursors[i] < len(pks) and len(out) < cap:
+                pk = pks[cursors[i]]
+                taken.add(pk)
+                out.append((pk, reason))
+                cursors[i] += 1
+                moved = True
+        if not moved:
+            break
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def compose(sub: Subscriber, period: Period, w: Window, follows: Sequence[Follow], liked: Sequence[int],
+            exclude: set[int], titles: dict[int, str]) -> Digest:
+    """One subscriber's digest from a prepared window (pure: no store access)."""
+    wanted = sub.prefs.sections
+    taken = set(exclude) | set(liked)
+    picks: list[Pick] = []
+
+    def add(section: str, chosen: list[tuple[int, str]]) -> None:
+        picks.extend(Pick(pk, w.papers[pk], section, reason) for pk, reason in chosen)
+
+    if "trending" in wanted and w.trending:
+        chosen = []
+        for pk, n in w.trending:
+            if len(chosen) >= SECTION_CAP:
+                break
+            if pk not in taken:
+                taken.add(pk)
+                chosen.append((pk, f"trending: {_plural(n, 'upvote')} in this period"))
+        add("trending", chosen)
+    if "searches" in wanted:
+        srcs = [(w.search(f.value), f'matches your search "{f.value}"') for f in follows if f.kind == "search"]
+        add("searches", _round_robin(srcs, taken, SECTION_CAP))
+    if "follows" in wanted:
+        srcs = []
+        for f in follows:
+            if f.kind == "author":
+                srcs.append((w.by_author.get(normalise_name(f.value), []), f"by {f.value}, an author you follow"))
+            elif f.kind == "category":
+                srcs.append((w.category(f.value), f"new in {f.value}, a category you follow"))
+        add("follows", _round_robin(srcs, taken, SECTION_CAP))
+    if "similar" in wanted and liked:
+        best: dict[int, tuple[float, int]] = {}
+        for lk in liked:
+            for sim, pk in w.neighbours.get(lk, ()):
+                if pk not in taken and (pk not in best or sim > best[pk][0]):
+                    best[pk] = (sim, lk)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:SECTION_CAP]
+        add("similar", [(pk, f'similar to "{_short(titles.get(lk, "a paper you upvoted"))}", which you upvoted')
+                        for pk, (_s, lk) in ranked])
+    return Digest(sub, period, tuple(picks))
+
+
+class DigestBuilder:
+    """Builds digests; reuse one builder for many subscribers (it caches each window's preparation)."""
+
+    def __init__(self, pf: Paperfeed):
+        self.pf = pf
+        self.store = pf.store
+        self._windows: dict[tuple[date, date], Window] = {}
+        self._titles: dict[int, str] = {}
+
+    def window(self, period: Period) -> Window:
+        key = (period.window_start, period.window_end)
+        if key not in self._windows:
+            if len(self._windows) >= 16:
+                self._windows.pop(next(iter(self._windows)))
+            self._windows[key] = load_window(self.store, *key)
+        return self._windows[key]
+
+    def build(self, sub: Subscriber, period: Period, follows: Sequence[Follow] | None = None,
+              exclude_pks: Iterable[int] | None = None) -> Digest:
+        """One digest.  `follows` and `exclude_pks` default to what the store says (follows of the
+        subscriber; papers of its earlier digests)."""
+        if follows is None:
+            follows = Subscriptions(self.store).follows_of([sub.id])[sub.id]
+        exclude = (set(exclude_pks) if exclude_pks is not None
+                   else earlier_picks(self.store, {sub.id: period.key})[sub.id])
+        liked = liked_papers(self.store, [sub.user_id])[sub.user_id] if sub.user_id is not None else []
+        w = self.window(period)
+        if "similar" in sub.prefs.sections:
+            w.neighbours_of(liked, self.store, self._titles)
+        return compose(sub, period, w, follows, liked, exclude, self._titles)
+
+    def build_many(self, items: Sequence[tuple[Subscriber, Period]]) -> Iterator[Digest]:
+        """Digests for many (subscriber, period) pairs, in the order given, a chunk at a time."""
+        subs = Subscriptions(self.store)
+        for i in range(0, len(items), _BUILD_CHUNK):
+            chunk = items[i:i + _BUILD_CHUNK]
+            ids = [s.id for s, _p in chunk]
+            fol = subs.follows_of(ids)
+            excl = earlier_picks(self.store, {s.id: p.key for s, p in chunk})
+            likes = liked_papers(self.store, [s.user_id for s, _p in chunk if s.user_id is not None])
+            wanted: dict[tuple[date, date], set[int]] = {}
+            for s, p in chunk:  # neighbours of all liked papers in the chunk: one matrix product per window
+                if s.user_id is not None and "similar" in s.prefs.sections:
+                    wanted.setdefault((p.window_start, p.window_end), set()).update(likes.get(s.user_id, ()))
+            for s, p in chunk:
+                w = self.window(p)
+                todo = wanted.pop((p.window_start, p.window_end), None)
+                if todo:
+                    w.neighbours_of(sorted(todo), self.store, self._titles)
+                liked = likes.get(s.user_id, []) if s.user_id is not None else []
+                yield compose(s, p, w, fol[s.id], liked, excl[s.id], self._titles)
