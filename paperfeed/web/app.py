@@ -24,6 +24,7 @@ from paperfeed.core import Paperfeed
 from paperfeed.store.secret import site_secret
 from paperfeed.web import accounts, api, feeds, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
+from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # No script is needed anywhere; /docs loads its own from a CDN, so it gets no CSP.
+    # No script is needed anywhere but /docs, which sets its own CSP ('self' + its inline script's hash; web/docs.py).
     "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'",
 }
 
@@ -65,7 +66,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/docs", "/openapi.json")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
@@ -82,7 +83,8 @@ class SecurityHeaders:
 def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     app = FastAPI(title="paperfeed", summary="Research papers: daily lists, search, trending.",
-                  version="0.1.0", docs_url="/docs", redoc_url=None)
+                  version="0.1.0", docs_url=None, redoc_url=None)
+    add_offline_docs(app)
     app.state.web = WebState(pf, settings)
 
     app.add_middleware(SessionMiddleware, secret_key=settings.secret or site_secret(pf.store),
