@@ -6,14 +6,18 @@ preferences token cannot be replayed as a confirmation.  Confirmation links expi
 preferences and unsubscribe links must keep working in old emails (RFC 8058 asks that one-click
 unsubscribe keep working), so they expire only after a year.  A forged, tampered or expired token
 raises `BadLink` with a message fit to show the user; it never changes anything.
+
+`at=` signs a token as of a given instant instead of now: a digest's links are signed as of the
+digest's date, so the same digest renders to the same bytes when it is resent after a crash.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 PURPOSES = {"confirm": 7 * 24 * 3600, "manage": 365 * 24 * 3600, "unsubscribe": 365 * 24 * 3600}
 PATHS = {"confirm": "/subscription/confirm", "manage": "/subscription", "unsubscribe": "/unsubscribe"}
@@ -28,13 +32,21 @@ class Links:
     secret: str
     base_url: str = "http://127.0.0.1:8000"
 
-    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+    def _serializer(self, purpose: str, at: datetime | None = None) -> URLSafeTimedSerializer:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown link purpose {purpose!r}")
-        return URLSafeTimedSerializer(self.secret, salt=f"paperfeed.mail.{purpose}")
+        if at is None:
+            return URLSafeTimedSerializer(self.secret, salt=f"paperfeed.mail.{purpose}")
+        stamp = int((at.replace(tzinfo=UTC) if at.tzinfo is None else at).timestamp())
 
-    def token(self, purpose: str, subscriber_id: int) -> str:
-        return str(self._serializer(purpose).dumps(int(subscriber_id)))
+        class _SignedAt(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return stamp
+
+        return URLSafeTimedSerializer(self.secret, salt=f"paperfeed.mail.{purpose}", signer=_SignedAt)
+
+    def token(self, purpose: str, subscriber_id: int, at: datetime | None = None) -> str:
+        return str(self._serializer(purpose, at).dumps(int(subscriber_id)))
 
     def read(self, purpose: str, token: str | None) -> int:
         """The subscriber id a token was made for, or `BadLink`."""
@@ -50,14 +62,15 @@ class Links:
             raise BadLink("this link is not valid")
         return value
 
-    def url(self, purpose: str, subscriber_id: int) -> str:
-        return f"{self.base_url.rstrip('/')}{PATHS[purpose]}?{urlencode({'t': self.token(purpose, subscriber_id)})}"
+    def url(self, purpose: str, subscriber_id: int, at: datetime | None = None) -> str:
+        token = self.token(purpose, subscriber_id, at)
+        return f"{self.base_url.rstrip('/')}{PATHS[purpose]}?{urlencode({'t': token})}"
 
     def confirm_url(self, subscriber_id: int) -> str:
         return self.url("confirm", subscriber_id)
 
-    def manage_url(self, subscriber_id: int) -> str:
-        return self.url("manage", subscriber_id)
+    def manage_url(self, subscriber_id: int, at: datetime | None = None) -> str:
+        return self.url("manage", subscriber_id, at)
 
-    def unsubscribe_url(self, subscriber_id: int) -> str:
-        return self.url("unsubscribe", subscriber_id)
+    def unsubscribe_url(self, subscriber_id: int, at: datetime | None = None) -> str:
+        return self.url("unsubscribe", subscriber_id, at)
