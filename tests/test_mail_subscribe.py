@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-from conftest import make_site_pf
+from conftest import make_site_pf, run_cli
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from smtp_servers import Sink, free_port, smtp_server
 
@@ -179,7 +179,7 @@ def test_smtp_down_is_said_and_a_retry_works(site, sink, subs):
 def test_subscribe_form_errors_keep_input(base, subs):
     with client(base) as c:
         r = subscribe(c, "not-an-address", search="keep me")
-        assert r.status_code == 400 and "valid email" in r.text and 'value="keep me"' in r.text
+        assert r.status_code == 400 and "not a valid email address" in r.text and 'value="keep me"' in r.text
         r = subscribe(c, "badquery@example.org", search='"unclosed')
         assert r.status_code == 400 and "unbalanced quote" in r.text and 'value="badquery@example.org"' in r.text
         r = c.post("/subscribe", data={"email": "nocsrf@example.org"})
@@ -342,3 +342,48 @@ def subs_count(pf, prefix: str) -> int:
 
     with pf.store.read() as conn:
         return conn.execute(select(func.count()).where(subscribers.c.email.like(f"{prefix}%"))).scalar()
+
+
+# -- paperfeed digest subscribe ----------------------------------------------------------------------
+
+@pytest.fixture()
+def cli_env(monkeypatch, sink):
+    monkeypatch.delenv("PAPERFEED_SECRET", raising=False)  # the CLI and the site both use the store's secret
+    monkeypatch.setenv("PAPERFEED_SMTP_PORT", str(sink[1]))
+    monkeypatch.setenv("PAPERFEED_SMTP_HOST", "127.0.0.1")
+
+
+def test_cli_subscribe_mails_a_link_that_works(pf, sink, subs, cli_env, monkeypatch):
+    with serve_in_thread(create_app(pf, WebSettings(mail=None))) as url:
+        monkeypatch.setenv("PAPERFEED_BASE_URL", url)
+        p = run_cli("digest", "subscribe", "Cli@Example.org", "--search", "diffusion cat:cs.CV", "--search",
+                    '"large language models"', "--author", "Ada Lovelace", "--frequency", "weekly", "--day", "thu",
+                    "--hour", "6", "--timezone", "America/New_York", db=pf.db_path, check=True)
+        assert "added subscriber" in p.stdout and ": pending" in p.stdout and "confirmation email sent" in p.stdout
+        sub = subs.by_email("cli@example.org")
+        assert sub.prefs == Prefs("weekly", 3, 6, "America/New_York")
+        assert len(subs.follows_of([sub.id])[sub.id]) == 3
+        [msg] = mail_to(sink, "cli@example.org")
+        printed = re.search(r"confirm: (\S+)", p.stdout).group(1)
+        assert link_in(msg, "/subscription/confirm") == printed
+        assert httpx.get(printed).status_code == 200
+    assert subs.get(sub.id).status == "active"
+
+
+def test_cli_subscribe_confirm_and_bad_input(pf, sink, subs, cli_env):
+    p = run_cli("digest", "subscribe", "admin-made@example.org", "--category", "cs.CL", "--confirm", db=pf.db_path)
+    assert p.returncode == 0 and ": active" in p.stdout and "confirm:" not in p.stdout
+    assert mail_to(sink, "admin-made@example.org", wait=0) == []  # vouched for by the administrator: no email
+    assert subs.by_email("admin-made@example.org").active
+    bad = {
+        ("not-an-address",): "not a valid email address",
+        ("x@example.org", "--timezone", "Mars/Base"): "unknown time zone",
+        ("x@example.org", "--search", '"unclosed'): "unbalanced quote",
+        ("x@example.org", "--frequency", "hourly"): "daily or weekly",
+        ("x@example.org", "--day", "someday"): "--day must be one of",
+        ("x@example.org", "--hour", "24"): "delivery hour",
+    }
+    for args, message in bad.items():
+        p = run_cli("digest", "subscribe", *args, db=pf.db_path)
+        assert p.returncode == 1 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+    assert subs.by_email("x@example.org") is None

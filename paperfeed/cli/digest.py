@@ -9,3 +9,8 @@ from __future__ import annotations
 import typer
 
 digest_app = typer.Typer(no_args_is_help=True, help="Email digests: preview, run.")
+
+
+from paperfeed.cli.digest_subscribe import subscribe as _subscribe  # noqa: E402  (SUBSCRIPTIONS)
+
+digest_app.command("subscribe")(_subscribe)

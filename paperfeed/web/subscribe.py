@@ -24,9 +24,9 @@ from paperfeed.mail.confirm_mail import MailNotSent, render_confirmation, render
 from paperfeed.mail.links import BadLink, Links
 from paperfeed.mail.subscriptions import Prefs, Subscriber, SubscriptionError, Subscriptions, normalise_email
 from paperfeed.store.secret import site_secret
-from paperfeed.web.accounts import _EMAIL, _guard
+from paperfeed.web.accounts import _guard
 from paperfeed.web.context import current_user, render, web
-from paperfeed.web.subscribe_forms import PrefsForm, follow_kind, form_choices, initial_follows
+from paperfeed.web.subscribe_forms import PrefsForm, check_email, follow_kind, form_choices, initial_follows
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,8 +91,7 @@ def subscribe(request: Request, email: str = Form("", max_length=320), search: s
     values = {"email": email, "search": search, "author": author, "category": category, "frequency": frequency}
     mail = web(request).settings.mail
     try:
-        if not _EMAIL.fullmatch(email.strip()):
-            raise SubscriptionError("enter a valid email address")
+        check_email(email)
         follows = initial_follows(search, author, category)
         prefs = Prefs(frequency=frequency).checked()
     except SubscriptionError as e:

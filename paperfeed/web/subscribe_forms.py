@@ -7,6 +7,7 @@ the visitor entered is lost to a validation error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from zoneinfo import available_timezones
@@ -22,6 +23,7 @@ from paperfeed.mail.subscriptions import (
     check_follow,
 )
 
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")  # the sign-up form's rule
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FOLLOW_LABELS = {"search": "Saved search", "author": "Author", "category": "Category"}
 
@@ -62,13 +64,21 @@ class PrefsForm:
         if self.frequency not in FREQUENCIES:
             raise SubscriptionError("choose daily or weekly")
         if self.timezone not in timezones():  # only names the select offers: no paths, no odd spellings
-            raise SubscriptionError(f"unknown time zone {self.timezone[:80]!r}: choose one from the list")
+            raise SubscriptionError(f"unknown time zone {self.timezone[:80]!r} (use an IANA name, e.g. Europe/Berlin)")
         return Prefs(frequency=self.frequency,
                      weekly_day=_int(self.weekly_day, "the weekly day", 0, 6),
                      delivery_hour=_int(self.delivery_hour, "the delivery hour", 0, 23),
                      timezone=self.timezone,
                      sections=tuple(self.sections),
                      send_empty=self.send_empty).checked()
+
+
+def check_email(email: str) -> str:
+    """The address as typed, stripped, or `SubscriptionError` (delivery is what really proves it)."""
+    if not _EMAIL.fullmatch(email.strip()):
+        raise SubscriptionError(f"{email.strip()[:80]!r} is not a valid email address" if email.strip()
+                                else "enter an email address")
+    return email.strip()
 
 
 def initial_follows(search: str, author: str, category: str) -> list[Follow]:
