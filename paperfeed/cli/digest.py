@@ -14,3 +14,7 @@ digest_app = typer.Typer(no_args_is_help=True, help="Email digests: preview, run
 from paperfeed.cli.digest_subscribe import subscribe as _subscribe  # noqa: E402  (SUBSCRIPTIONS)
 
 digest_app.command("subscribe")(_subscribe)
+
+from paperfeed.cli.digest_preview import preview as _preview  # noqa: E402  (DIGEST CONTENT)
+
+digest_app.command("preview")(_preview)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paperfeed.config import MODEL_NAME
 from paperfeed.core import Paperfeed
@@ -357,3 +357,20 @@ class DigestBuilder:
                     w.neighbours_of(sorted(todo), self.store, self._titles)
                 liked = likes.get(s.user_id, []) if s.user_id is not None else []
                 yield compose(s, p, w, fol[s.id], liked, excl[s.id], self._titles)
+
+
+def last_window_end(store: Store, subscriber_id: int) -> date | None:
+    """The end of the newest window the subscriber's recorded digests cover (what the ledger passes to
+    the schedule), read-only: previews must not depend on the delivery code being loaded."""
+    with store.read() as conn:
+        return conn.execute(select(func.max(digests.c.window_end))
+                             .where(digests.c.subscriber_id == subscriber_id)).scalar()
+
+
+def next_digest(pf: Paperfeed, sub: Subscriber, now: datetime, builder: DigestBuilder | None = None) -> Digest:
+    """The digest `sub` will receive next after `now`, built exactly as the runner will build it but
+    neither sent nor recorded: what `paperfeed digest preview` and the browser preview show."""
+    from paperfeed.mail.schedule import next_period
+
+    period = next_period(sub, now, last_window_end(pf.store, sub.id))
+    return (builder or DigestBuilder(pf)).build(sub, period)
