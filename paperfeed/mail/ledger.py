@@ -1,0 +1,266 @@
+"""The durable delivery ledger (`digests`, `digest_items`): what is owed, who is sending it, what was sent.
+
+Exactly once, as far as SMTP allows, comes from the order of writes:
+
+  1. plan    a row (status `planned`, or `empty` when there is nothing to send) and its picks are
+             committed BEFORE anything is sent; the unique (subscriber, period) makes a second planner
+             (another process, a rerun) a no-op.
+  2. claim   one write transaction (BEGIN IMMEDIATE: the database's write lock is held from its first
+             statement) moves owed rows to `sending` with claimed_by = host:pid and a lease.  Two senders
+             never claim the same row: the second one waits for the lock and then sees `sending`.
+  3. send    then `mark_sent` commits right after the server's 250, one commit per message, nothing
+             in between.  The only window left: the process dies after the 250 and before that commit.
+  4. reclaim a row left in `sending` by a process that is gone (its pid is not alive on this host, or its
+             lease expired) is claimed again and resent with the same Message-ID and, because the digest is
+             rebuilt from its stored picks (`load`), the same bytes.  Such claims are counted as `resent`:
+             each may be a second copy, from the window above.
+
+Transient failures go to `retry` with exponential backoff and jitter (`next_attempt_at`), so a run never
+sleeps for minutes; a permanent failure marks the digest `failed` and the subscriber `bounced`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+
+from paperfeed.mail.model import Digest, Period, Pick, message_id
+from paperfeed.mail.subscriptions import Subscriptions, _subscriber, utcnow
+from paperfeed.store.papers import Store
+from paperfeed.store.schema import digest_items, digests, subscribers
+
+OWED = ("planned", "retry", "sending")
+STATUSES = ("planned", "sending", "sent", "empty", "retry", "failed")
+LEASE = timedelta(minutes=15)
+BACKOFF_BASE = timedelta(minutes=2)
+BACKOFF_CAP = timedelta(hours=6)
+MAX_ATTEMPTS = 8  # transient failures; then the digest is given up (`failed`), the address is left alone
+_CHUNK = 500
+
+
+def this_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_dead(owner: str | None, host: str) -> bool:
+    """True when `owner` (host:pid) is a process of this host that no longer runs."""
+    if not owner:
+        return True
+    owner_host, _, pid_text = owner.rpartition(":")
+    if owner_host != host or not pid_text.isdigit():
+        return False  # another host's process: only its lease can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Delay before attempt `attempts + 1`: 2, 4, 8 … minutes (capped at 6 h), with "equal jitter"
+    (half fixed, half random) so that a server's outage does not bring every retry back at one instant."""
+    base = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    return base / 2 + base / 2 * (rng or random).random()
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    planned: int = 0
+    empty: int = 0
+    existing: int = 0  # already in the ledger (another planner, an earlier run)
+
+
+@dataclass(frozen=True)
+class Claim:
+    digest_id: int
+    subscriber_id: int
+    message_id: str
+    attempts: int  # including this one
+    resend: bool  # it was abandoned in `sending`: the server may already have a copy
+
+
+class Ledger:
+    def __init__(self, store: Store, owner: str | None = None, lease: timedelta = LEASE):
+        self.store = store
+        self.owner = owner or this_owner()
+        self.lease = lease
+
+    # -- 1. plan ---------------------------------------------------------------------------------
+
+    def plan(self, items: Iterable[Digest], domain: str, now: datetime | None = None) -> PlanCounts:
+        """Record digests before anything is sent: one transaction per chunk of 500."""
+        now = now or utcnow()
+        planned = empty = existing = 0
+        chunk: list[Digest] = []
+
+        def flush() -> None:
+            nonlocal planned, empty, existing
+            with self.store.write() as conn:
+                for d in chunk:
+                    nothing = d.empty and not d.subscriber.prefs.send_empty
+                    res = conn.execute(insert(digests).prefix_with("OR IGNORE").values(
+                        subscriber_id=d.subscriber.id, period=d.period.key, window_start=d.period.window_start,
+                        window_end=d.period.window_end, due_at=d.period.due_at,
+                        status="empty" if nothing else "planned",
+                        message_id=message_id(d.subscriber.id, d.period.key, domain), attempts=0, created_at=now))
+                    if res.rowcount != 1:
+                        existing += 1
+                        continue
+                    did = res.inserted_primary_key[0]
+                    if d.picks:
+                        conn.execute(insert(digest_items), [
+                            {"digest_id": did, "subscriber_id": d.subscriber.id, "paper_pk": p.paper_pk,
+                             "section": p.section, "reason": p.reason, "position": i}
+                            for i, p in enumerate(d.picks)])
+                    if nothing:
+                        empty += 1
+                    else:
+                        planned += 1
+            chunk.clear()
+
+        for d in items:
+            chunk.append(d)
+            if len(chunk) >= _CHUNK:
+                flush()
+        if chunk:
+            flush()
+        return PlanCounts(planned, empty, existing)
+
+    def existing_periods(self, subscriber_ids: Sequence[int]) -> set[tuple[int, str]]:
+        """(subscriber, period) pairs already in the ledger: the runner skips building them again."""
+        out: set[tuple[int, str]] = set()
+        ids = list(subscriber_ids)
+        with self.store.read() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                rows = conn.execute(select(digests.c.subscriber_id, digests.c.period)
+                                    .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK])))
+                out.update((r[0], r[1]) for r in rows)
+        return out
+
+    def last_window_end(self, subscriber_ids: Sequence[int]) -> dict[int, date]:
+        """The end of the newest window each subscriber's digests already cover (sent, owed or empty), so
+        the schedule starts the next window there (a change of frequency never covers days twice)."""
+        out: dict[int, date] = {}
+        ids = list(subscriber_ids)
+        with self.store.read() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                rows = conn.execute(select(digests.c.subscriber_id, func.max(digests.c.window_end))
+                                    .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK]))
+                                    .group_by(digests.c.subscriber_id))
+                out.update((sid, end) for sid, end in rows if end is not None)
+        return out
+
+    # -- 2. claim --------------------------------------------------------------------------------
+
+    def claim(self, limit: int = 100, now: datetime | None = None) -> list[Claim]:
+        """Atomically take up to `limit` owed digests (planned, retry that is due, abandoned sending),
+        oldest due first.  Digests of subscribers who left (unsubscribed, bounced) are closed as failed."""
+        now = now or utcnow()
+        host = socket.gethostname()
+        with self.store.write() as conn:
+            owners = conn.execute(select(digests.c.claimed_by).where(digests.c.status == "sending")
+                                  .distinct()).scalars().all()
+            dead = [o for o in owners if o != self.owner and _owner_is_dead(o, host)]
+            abandoned = (digests.c.status == "sending") & (
+                (digests.c.lease_until < now) | digests.c.claimed_by.in_(dead) | digests.c.claimed_by.is_(None))
+            owed = (digests.c.status == "planned") | \
+                ((digests.c.status == "retry") & (digests.c.next_attempt_at <= now)) | abandoned
+            rows = conn.execute(
+                select(digests.c.id, digests.c.subscriber_id, digests.c.message_id, digests.c.attempts,
+                       digests.c.status, subscribers.c.status.label("sub_status"))
+                .join(subscribers, subscribers.c.id == digests.c.subscriber_id)
+                .where(owed).order_by(digests.c.due_at, digests.c.id).limit(limit)).all()
+            gone = [r for r in rows if r.sub_status != "active"]
+            for r in gone:
+                conn.execute(update(digests).where(digests.c.id == r.id, digests.c.status.in_(OWED)).values(
+                    status="failed", claimed_by=None, lease_until=None,
+                    last_error=f"not sent: the subscriber is {r.sub_status}"))
+            take = [r for r in rows if r.sub_status == "active"]
+            if not take:
+                return []
+            # The status guard repeats what the lock already ensures: only owed rows are ever claimed.
+            conn.execute(update(digests).where(digests.c.id.in_([r.id for r in take]),
+                                               digests.c.status.in_(OWED))
+                         .values(status="sending", claimed_by=self.owner, lease_until=now + self.lease,
+                                 attempts=digests.c.attempts + 1))
+        return [Claim(r.id, r.subscriber_id, r.message_id, r.attempts + 1, r.status == "sending") for r in take]
+
+    def renew(self, digest_ids: Sequence[int], now: datetime | None = None) -> None:
+        """Extend the lease of rows this process still holds (a long batch, a slow server)."""
+        now = now or utcnow()
+        with self.store.write() as conn:
+            conn.execute(update(digests).where(digests.c.id.in_(list(digest_ids)), digests.c.status == "sending",
+                                               digests.c.claimed_by == self.owner)
+                         .values(lease_until=now + self.lease))
+
+    # -- 3. record the outcome -------------------------------------------------------------------
+
+    def mark_sent(self, digest_id: int, now: datetime | None = None) -> bool:
+        """Right after the server's 250: its own commit, nothing else in the transaction."""
+        with self.store.write() as conn:
+            n = conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
+                             .values(status="sent", sent_at=now or utcnow(), claimed_by=None, lease_until=None,
+                                     last_error=None)).rowcount
+        return n == 1
+
+    def mark_retry(self, digest_id: int, error: str, attempts: int, now: datetime | None = None,
+                   rng: random.Random | None = None) -> str:
+        """A transient failure: try again after a backoff; after MAX_ATTEMPTS give up.  The new status."""
+        now = now or utcnow()
+        status = "failed" if attempts >= MAX_ATTEMPTS else "retry"
+        with self.store.write() as conn:
+            conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
+                         .values(status=status, claimed_by=None, lease_until=None, last_error=error[:2000],
+                                 next_attempt_at=now + backoff(attempts, rng) if status == "retry" else None))
+        return status
+
+    def mark_failed(self, digest_id: int, error: str, subscriber_id: int | None = None) -> None:
+        """A permanent failure: the digest is not sent; with `subscriber_id`, the address is marked bounced
+        (Subscriptions.mark_bounced) so no later digest is tried."""
+        with self.store.write() as conn:
+            conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
+                         .values(status="failed", claimed_by=None, lease_until=None, last_error=error[:2000]))
+        if subscriber_id is not None:
+            Subscriptions(self.store).mark_bounced(subscriber_id, error)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def load(self, digest_id: int) -> Digest:
+        return self.load_many([digest_id])[digest_id]
+
+    def load_many(self, digest_ids: Sequence[int]) -> dict[int, Digest]:
+        """Digests rebuilt from the ledger (row + stored picks + the papers), so a resend renders the very
+        message the first attempt rendered."""
+        ids = list(digest_ids)
+        with self.store.read() as conn:
+            rows = conn.execute(select(digests).where(digests.c.id.in_(ids))).all()
+            items = conn.execute(select(digest_items).where(digest_items.c.digest_id.in_(ids))
+                                 .order_by(digest_items.c.digest_id, digest_items.c.position)).all()
+            sub_ids = sorted({r.subscriber_id for r in rows})
+            people = {s.id: _subscriber(s) for s in conn.execute(
+                select(subscribers).where(subscribers.c.id.in_(sub_ids)))}
+        papers = self.store.get_many(sorted({i.paper_pk for i in items}))
+        picks: dict[int, list[Pick]] = {}
+        for i in items:
+            if i.paper_pk in papers:
+                picks.setdefault(i.digest_id, []).append(Pick(i.paper_pk, papers[i.paper_pk], i.section, i.reason))
+        out: dict[int, Digest] = {}
+        for r in rows:
+            sub = people.get(r.subscriber_id)
+            if sub is None:
+                continue
+            period = Period(r.period, r.window_start, r.window_end, r.due_at)
+            out[r.id] = Digest(sub, period, tuple(picks.get(r.id, ())))
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        with self.store.read() as conn:
+            return dict(conn.execute(select(digests.c.status, func.count()).group_by(digests.c.status)).all())

@@ -1,0 +1,282 @@
+"""`paperfeed digest run`: plan every digest that is due, then send what the ledger says is owed.
+
+Two phases, so that a crash anywhere loses nothing:
+  plan  schedule.due_period picks each active subscriber's due period, DigestBuilder.build_many fills it, and
+        the ledger records it (planned / empty) before any SMTP traffic.
+  send  claim a batch, rebuild and render its messages (all the work that can fail or take time), then for
+        each message: SMTP transaction, and on 250 the ledger commit at once, nothing in between.
+
+The server runs the same thing on a schedule (`DigestScheduler`, a daemon thread); an flock beside the
+database makes one process at a time do it, however many servers share the database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import update
+
+from paperfeed.core import Paperfeed
+from paperfeed.mail.ledger import Claim, Ledger, PlanCounts
+from paperfeed.mail.links import Links
+from paperfeed.mail.model import Digest
+from paperfeed.mail.settings import MailSettings
+from paperfeed.mail.smtp import Outcome, SmtpSession
+from paperfeed.mail.subscriptions import Subscriptions, utcnow
+from paperfeed.store.papers import Store
+from paperfeed.store.schema import digests
+from paperfeed.store.secret import site_secret
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[..., EmailMessage]  # render.render_message(digest, settings, links, *, message_id, date)
+
+
+@dataclass
+class RunReport:
+    planned: int = 0  # new digests recorded this run
+    empty: int = 0  # due, nothing to send, no empty notice asked for
+    sent: int = 0  # 250 from the server, recorded
+    retried: int = 0  # transient failure: scheduled again with backoff
+    failed: int = 0  # permanent failure (address marked bounced) or too many attempts
+    resent: int = 0  # sent again after a process died holding it: each may be a second copy
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RunReport) -> None:
+        for k in ("planned", "empty", "sent", "retried", "failed", "resent"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.errors.extend(other.errors)
+
+    def line(self) -> str:
+        s = (f"planned {self.planned}, empty {self.empty}, sent {self.sent}, retried {self.retried}, "
+             f"failed {self.failed}, resent {self.resent}")
+        if self.resent:
+            s += f" (up to {self.resent} may be second copies, with the same Message-ID)"
+        return s
+
+
+# -- plan --------------------------------------------------------------------------------------------
+
+
+def plan_due(pf: Paperfeed, ledger: Ledger, settings: MailSettings, now: datetime) -> PlanCounts:
+    """Record every digest due at `now` that the ledger does not have yet."""
+    from paperfeed.mail.schedule import due_period
+
+    builder = None
+    planned = empty = existing = 0
+    for chunk in Subscriptions(pf.store).iter_active():
+        ids = [s.id for s in chunk]
+        last = ledger.last_window_end(ids)
+        have = ledger.existing_periods(ids)
+        items = []
+        for sub in chunk:
+            period = due_period(sub, now, last.get(sub.id))
+            if period is not None and (sub.id, period.key) not in have:
+                items.append((sub, period))
+        if items:
+            if builder is None:  # built only when something is due: its set-up reads the indexes
+                from paperfeed.mail.digest import DigestBuilder
+
+                builder = DigestBuilder(pf)
+            c = ledger.plan(builder.build_many(items), settings.mail_domain, now)
+            planned, empty, existing = planned + c.planned, empty + c.empty, existing + c.existing
+    return PlanCounts(planned, empty, existing)
+
+
+# -- send --------------------------------------------------------------------------------------------
+
+
+def _default_renderer() -> Renderer:
+    from paperfeed.mail.render import render_message
+
+    return render_message
+
+
+def _release(ledger: Ledger, claims: list[Claim]) -> None:
+    """Give back claims this process will not attempt (config error, server down): planned again, or
+    abandoned `sending` again for a resend, so the next run's count of possible second copies stays right."""
+    if not claims:
+        return
+    with ledger.store.write() as conn:
+        for c in claims:
+            conn.execute(update(digests).where(digests.c.id == c.digest_id, digests.c.status == "sending",
+                                               digests.c.claimed_by == ledger.owner)
+                         .values(status="sending" if c.resend else "planned", claimed_by=None, lease_until=None,
+                                 attempts=digests.c.attempts - 1))
+
+
+def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,
+               batch: int, report: RunReport, lock: threading.Lock) -> None:
+    """One SMTP connection's worth of work: claim, render, send, record, until nothing is owed."""
+    with SmtpSession(settings) as session:
+        while True:
+            claims = ledger.claim(batch, now)
+            if not claims:
+                return
+            pending = list(claims)
+            try:
+                loaded = ledger.load_many([c.digest_id for c in claims])
+                ready: list[tuple[Claim, Digest, EmailMessage]] = []
+                for c in claims:
+                    d = loaded[c.digest_id]
+                    ready.append((c, d, render(d, settings, links, message_id=c.message_id, date=d.period.due_at)))
+                local = RunReport()
+                for c, d, msg in ready:
+                    result = session.send(msg, d.subscriber.email)
+                    if result.outcome is Outcome.delivered:
+                        ledger.mark_sent(c.digest_id)  # the 250 -> commit window: nothing else in it
+                        pending.remove(c)
+                        local.sent += 1
+                        local.resent += c.resend
+                        continue
+                    pending.remove(c)
+                    if result.outcome is Outcome.permanent:
+                        ledger.mark_failed(c.digest_id, result.detail, subscriber_id=c.subscriber_id)
+                        local.failed += 1
+                    elif ledger.mark_retry(c.digest_id, result.detail, c.attempts, now) == "failed":
+                        local.failed += 1
+                    else:
+                        local.retried += 1
+                    if result.outcome is Outcome.transient and result.detail.startswith("CONNECT:"):
+                        local.errors.append(f"cannot reach SMTP server {settings.host}:{settings.port}: "
+                                            f"{result.detail}")
+                        with lock:
+                            report.add(local)
+                        return  # the server is down: leave the rest for the next run (released below)
+                with lock:
+                    report.add(local)
+            finally:
+                _release(ledger, pending)
+
+
+def send_owed(store: Store, settings: MailSettings, now: datetime | None = None, *, connections: int = 1,
+              batch: int = 50, render: Renderer | None = None, ledger: Ledger | None = None) -> RunReport:
+    """Send every owed digest (planned, retry that is due, abandoned by a dead process) over `connections`
+    SMTP connections in parallel threads.  Each claim is atomic, so threads and processes never overlap.
+    Needs only the store (no search indexes), so a sender starts fast."""
+    now = now or utcnow()
+    ledger = ledger or Ledger(store)
+    links = Links(site_secret(store), settings.base_url)
+    render = render or _default_renderer()
+    report = RunReport()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _send_loop(ledger, settings, links, render, now, batch, report, lock)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+
+    if connections <= 1:
+        _send_loop(ledger, settings, links, render, now, batch, report, lock)
+        return report
+    threads = [threading.Thread(target=work, name=f"paperfeed-smtp-{i}") for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return report
+
+
+def run_due(pf: Paperfeed, settings: MailSettings, now: datetime | None = None, *, connections: int = 1,
+            render: Renderer | None = None) -> RunReport:
+    """Plan what is due at `now` (naive UTC; default: the current time), then send what is owed."""
+    now = now or utcnow()
+    ledger = Ledger(pf.store)
+    counts = plan_due(pf, ledger, settings, now)
+    report = send_owed(pf.store, settings, now, connections=connections, render=render, ledger=ledger)
+    report.planned, report.empty = counts.planned, counts.empty
+    return report
+
+
+# -- on a schedule, in the server -----------------------------------------------------------------------
+
+
+@contextmanager
+def run_lock(db_path: Path) -> Iterator[bool]:
+    """A non-blocking flock beside the database: True when this process holds it (and may run)."""
+    with open(db_path.parent / (db_path.name + ".digest.lock"), "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def interval_minutes(env: dict[str, str] | None = None) -> float:
+    """PAPERFEED_DIGEST_INTERVAL: minutes between scheduled runs in the server (default 5; 0 = off)."""
+    text = (env if env is not None else os.environ).get("PAPERFEED_DIGEST_INTERVAL", "5").strip() or "5"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"PAPERFEED_DIGEST_INTERVAL must be a number of minutes, not {text!r}") from None
+    if value < 0:
+        raise ValueError("PAPERFEED_DIGEST_INTERVAL must be 0 (off) or more minutes")
+    return value
+
+
+class DigestScheduler:
+    """Runs `run_due` every `minutes` in a daemon thread until stopped.  A failed round is logged and the next
+    one tries again (the ledger keeps what is owed), so the server never dies of a mail problem."""
+
+    def __init__(self, pf: Paperfeed, settings: MailSettings, minutes: float):
+        self.pf, self.settings, self.minutes = pf, settings, minutes
+        self._stop = threading.Event()
+        self.rounds = 0
+        self.last: RunReport | None = None
+        self.thread = threading.Thread(target=self._loop, name="paperfeed-digests", daemon=True)
+
+    def start(self) -> DigestScheduler:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self.thread.join(timeout)
+
+    def run_once(self) -> RunReport | None:
+        """One round, if no other process is running one; None when it was busy."""
+        with run_lock(self.pf.db_path) as mine:
+            if not mine:
+                return None
+            report = run_due(self.pf, self.settings)
+        self.rounds += 1
+        self.last = report
+        if report.planned or report.sent or report.retried or report.failed:
+            log.warning("digests: %s", report.line())
+        for e in report.errors:
+            log.error("digests: %s", e)
+        return report
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - logged; the next round retries
+                log.exception("digest run failed; trying again in %s min", self.minutes)
+            self._stop.wait(self.minutes * 60)
+
+
+def start_scheduler(pf: Paperfeed, env: dict[str, str] | None = None) -> DigestScheduler | None:
+    """What `paperfeed serve` calls: start the scheduled runs unless PAPERFEED_DIGEST_INTERVAL=0."""
+    source = env if env is not None else dict(os.environ)
+    minutes = interval_minutes(source)
+    if minutes <= 0:
+        return None
+    return DigestScheduler(pf, MailSettings.from_env(source), minutes).start()

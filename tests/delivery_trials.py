@@ -1,0 +1,216 @@
+"""Real state for the delivery tests and benches: a store of real papers with subscribers and planned digests,
+and the kill trials (a sender SIGKILLed at random points, then a rerun; count what the SMTP server received).
+
+Shared by tests/test_mail_*.py and bench/digest_kill_trials.py, bench/digest_send.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from paperfeed.mail.ledger import Ledger
+from paperfeed.mail.model import Digest, Period, Pick
+from paperfeed.mail.runner import send_owed
+from paperfeed.mail.settings import MailSettings
+from paperfeed.mail.subscriptions import Prefs, Subscriber, Subscriptions
+from paperfeed.store.papers import Store
+from paperfeed.store.schema import digests
+
+NOW = datetime(2025, 9, 30, 9, 0)  # inside the shared corpus's range
+PERIOD = Period("2025-09-30", date(2025, 9, 29), date(2025, 9, 30), datetime(2025, 9, 30, 7, 0))
+
+
+def make_store(path: Path, papers: int = 60, skip: int = 30000) -> Store:
+    """A store of real papers from the shared corpus (no indexes: sending needs none)."""
+    from conftest import corpus_records, write_jsonl
+
+    from paperfeed.ingestion.pipeline import ingest_paths
+
+    src = write_jsonl(path.with_suffix(".jsonl"), corpus_records(papers, skip=skip))
+    store = Store.open(path)
+    ingest_paths(store, [str(src)])
+    return store
+
+
+def add_subscribers(store: Store, emails: list[str], prefs: Prefs | None = None) -> list[Subscriber]:
+    subs = Subscriptions(store)
+    out = []
+    for e in emails:
+        s, _ = subs.subscribe(e, prefs)
+        confirmed = subs.confirm(s.id)
+        assert confirmed is not None and confirmed.active
+        out.append(confirmed)
+    return out
+
+
+def digests_for(store: Store, subscribers: list[Subscriber], per: int = 3, period: Period = PERIOD,
+                seed: int = 0) -> list[Digest]:
+    """One digest per subscriber: `per` real papers, each with a reason, as DigestBuilder would pick them."""
+    rng = random.Random(seed)
+    with store.read() as conn:
+        pks = [r[0] for r in conn.exec_driver_sql("SELECT pk FROM papers ORDER BY pk")]
+    papers = store.get_many(pks)
+    out = []
+    for s in subscribers:
+        chosen = rng.sample(pks, per)
+        picks = tuple(Pick(pk, papers[pk], sec, reason) for pk, sec, reason in zip(
+            chosen, ["trending", "searches", "similar"] * per,
+            ["trending this week", 'matches your search "graph"', f"similar to {papers[chosen[0]].title[:40]}"] * per,
+            strict=False))
+        out.append(Digest(s, period, picks))
+    return out
+
+
+def copy_db(src: Path, dst: Path) -> None:
+    """A consistent copy of a (WAL) SQLite database, via the backup API."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(dst) + suffix).unlink(missing_ok=True)
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    a.close()
+    b.close()
+
+
+def ledger_by_message_id(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as c:
+        rows = c.execute("SELECT message_id, status FROM digests").fetchall()
+    c.close()
+    return dict(rows)
+
+
+# -- kill trials ------------------------------------------------------------------------------------------
+
+
+class _KillInWindow(Ledger):
+    """A ledger whose k-th mark_sent kills the process before its commit: a kill exactly in the
+    250 -> commit window, the one SMTP leaves open."""
+
+    kill_at = 0
+    calls = 0
+
+    def mark_sent(self, digest_id: int, now: datetime | None = None) -> bool:
+        self.calls += 1
+        if self.calls == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().mark_sent(digest_id, now)
+
+
+def _child_send(db: Path, settings: MailSettings, kill_at: int) -> None:
+    """In a forked child: open the copy afresh (no connection crosses the fork) and send."""
+    code = 0
+    try:
+        store = Store.open(db)
+        ledger: Ledger = Ledger(store)
+        if kill_at:
+            ledger = _KillInWindow(store)
+            ledger.kill_at = kill_at
+        send_owed(store, settings, NOW, ledger=ledger, batch=4)
+        store.close()
+    except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+        code = 3
+    os._exit(code)
+
+
+@dataclass
+class TrialTotals:
+    trials: int = 0
+    killed: int = 0  # the child was still running when SIGKILL came
+    finished: int = 0  # the child had already finished
+    digests: int = 0  # due digests over all trials
+    lost: int = 0  # due digests never received (must be 0)
+    duplicates: int = 0  # second copies received
+    window_duplicates: int = 0  # ... of messages the server had accepted while the ledger said `sending`
+    other_duplicates: int = 0  # ... any other kind (must be 0)
+    resent_reported: int = 0  # what the rerun's report called possible second copies
+    not_sent_in_ledger: int = 0  # rows not `sent` after the rerun (must be 0)
+    window_at_kill: Counter[str] = field(default_factory=Counter)  # ledger status of accepted messages at kill
+
+    def line(self) -> str:
+        return (f"trials {self.trials} (killed {self.killed}, finished first {self.finished}), due digests "
+                f"{self.digests}, lost {self.lost}, duplicates {self.duplicates} (in the 250->commit window "
+                f"{self.window_duplicates}, other {self.other_duplicates}), resends reported "
+                f"{self.resent_reported}, rows not sent {self.not_sent_in_ledger}")
+
+
+def calibrate(prepared: Path, work: Path, settings: MailSettings) -> float:
+    """Seconds an uninterrupted child takes (fork to exit), to spread kill delays over its whole run."""
+    copy_db(prepared, work)
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        _child_send(work, settings, 0)
+    os.waitpid(pid, 0)
+    return time.perf_counter() - t
+
+
+def run_trials(prepared: Path, work: Path, settings: MailSettings, sink, trials: int, seed: int,  # type: ignore[no-untyped-def]
+               window_share: float = 0.25, span: float | None = None) -> TrialTotals:
+    """`trials` times: copy the prepared ledger, fork a sender, SIGKILL it (after a random delay, or, in
+    `window_share` of the trials, right after a random 250 before its commit), rerun in this process, and
+    check what the server received against the ledger."""
+    rng = random.Random(seed)
+    span = span if span is not None else calibrate(prepared, work, settings) * 1.2
+    due = set(ledger_by_message_id(prepared))
+    tot = TrialTotals()
+    for _ in range(trials):
+        copy_db(prepared, work)
+        sink.clear()
+        in_window = rng.random() < window_share
+        kill_at = rng.randint(1, len(due)) if in_window else 0
+        pid = os.fork()
+        if pid == 0:
+            _child_send(work, settings, kill_at)
+        if not in_window:
+            time.sleep(rng.uniform(0, span))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        killed = os.WIFSIGNALED(status)
+        tot.trials += 1
+        tot.killed += killed
+        tot.finished += not killed
+        time.sleep(0.005)  # let the server finish a DATA the child completed just before dying
+        at_kill = ledger_by_message_id(work)
+        accepted_before = set(sink.message_ids())
+        for mid in accepted_before:
+            tot.window_at_kill[at_kill.get(mid, "?")] += 1
+        store = Store.open(work)
+        report = send_owed(store, settings, NOW)
+        tot.resent_reported += report.resent
+        with store.read() as conn:
+            tot.not_sent_in_ledger += conn.execute(
+                digests.select().where(digests.c.status != "sent")).all().__len__()
+        store.close()
+        got = sink.message_ids()
+        tot.digests += len(due)
+        tot.lost += sum(1 for mid in due if got[mid] == 0)
+        for mid, n in got.items():
+            if n > 1:
+                tot.duplicates += n - 1
+                if at_kill.get(mid) == "sending" and n == 2:  # the child's copy was accepted, row unmarked
+                    tot.window_duplicates += 1
+                else:
+                    tot.other_duplicates += n - 1
+    return tot
+
+
+def prepare_ledger(directory: Path, n: int, domain: str = "paperfeed.test") -> Path:
+    """A database of real papers with `n` active subscribers and one planned digest each."""
+    path = directory / "prepared.db"
+    store = make_store(path)
+    subs = add_subscribers(store, [f"reader{i}@example.org" for i in range(n)])
+    counts = Ledger(store).plan(digests_for(store, subs), domain, NOW - timedelta(hours=2))
+    assert counts.planned == n
+    with store.engine.connect() as c:
+        c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return path
