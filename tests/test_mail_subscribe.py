@@ -387,3 +387,43 @@ def test_cli_subscribe_confirm_and_bad_input(pf, sink, subs, cli_env):
         p = run_cli("digest", "subscribe", *args, db=pf.db_path)
         assert p.returncode == 1 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     assert subs.by_email("x@example.org") is None
+
+
+# -- preview -----------------------------------------------------------------------------------------
+
+def test_preview_shows_the_next_digest_escaped(pf, base, subs, links, tmp_path):
+    from conftest import write_jsonl
+
+    from paperfeed.ingestion.pipeline import ingest_paths
+    from paperfeed.mail.schedule import next_period
+    from paperfeed.mail.subscriptions import utcnow
+
+    sid = active(subs, "preview@example.org")
+    subs.add_follow(sid, "search", "quasicrystal")
+    day = next_period(subs.get(sid), utcnow()).window_start  # papers of the next digest's window
+    title = "<script>alert('p')</script> Quasicrystal lattices & friends"
+    ingest_paths(pf.store, [str(write_jsonl(tmp_path / "new.jsonl", [
+        {"id": "2611.00001", "date": day.isoformat(), "title": title, "abstract": "Quasicrystal <b>growth</b>.",
+         "authors": ["Q. Crystal"], "categories": ["cond-mat.mtrl-sci"]}]))])
+
+    r = httpx.get(base + "/subscription/preview", params={"t": links.token("manage", sid)})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "script-src" not in r.headers["content-security-policy"]
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "<script>" not in r.text and "&lt;script&gt;alert(" in r.text
+    assert "quasicrystal" in r.text.lower() and "/papers/2611.00001" in r.text
+    assert f"{base}/unsubscribe?t=" in r.text and f"{base}/subscription?t=" in r.text
+    assert not subs_digests(pf, sid)  # previewing records nothing: the papers stay for the real digest
+    assert httpx.get(base + "/subscription/preview", params={"t": links.token("unsubscribe", sid)}).status_code == 400
+    prefs = httpx.get(links.manage_url(sid)).text  # the preferences page links to the preview
+    preview = html.unescape(re.search(r'href="(/subscription/preview\?t=[^"]+)"', prefs).group(1))
+    assert "/papers/2611.00001" in httpx.get(base + preview).text
+
+
+def subs_digests(pf, sid: int) -> list:
+    from sqlalchemy import select
+
+    from paperfeed.store.schema import digests
+
+    with pf.store.read() as conn:
+        return conn.execute(select(digests.c.id).where(digests.c.subscriber_id == sid)).all()

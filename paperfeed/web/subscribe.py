@@ -201,3 +201,33 @@ def unsubscribe(request: Request, t: str | None = None) -> Response:
         return sub
     sub = subscriptions(request).unsubscribe(sub.id) or sub
     return render(request, "unsubscribe.html", sub=sub, done=True, t=t, title="Unsubscribed · paperfeed")
+
+
+# -- preview ---------------------------------------------------------------------------------------
+
+# The email's HTML has inline styles and nothing else: allow those, forbid everything that could run or load.
+PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+
+
+@router.get("/subscription/preview", response_class=HTMLResponse)
+def preview(request: Request, t: str | None = None) -> Response:
+    """The subscriber's next digest as its email's HTML part: built as the runner will build it, neither
+    sent nor recorded (a preview must not use up the papers it shows)."""
+    from paperfeed.mail.digest import next_digest
+    from paperfeed.mail.model import message_id
+    from paperfeed.mail.render import render_message
+    from paperfeed.mail.settings import MailSettings
+    from paperfeed.mail.subscriptions import utcnow
+
+    sub = from_token(request, "manage", t)
+    if not isinstance(sub, Subscriber):
+        return sub
+    now = utcnow().replace(microsecond=0)
+    digest = next_digest(web(request).pf, sub, now)
+    mail = web(request).settings.mail or MailSettings()
+    msg = render_message(digest, mail, links(request, absolute=True), date=now,
+                         message_id=message_id(sub.id, digest.period.key, mail.mail_domain))
+    body = msg.get_body(("html",))
+    assert body is not None
+    return HTMLResponse(body.get_content(), headers={"Content-Security-Policy": PREVIEW_CSP,
+                                                     "Cache-Control": "no-store"})
