@@ -82,7 +82,7 @@ EDGE_CASES = [
     "/api/papers/search?q=a%00b", "/api/papers/search?q=%FF%FE", "/api/papers/search?q=x&cat=%00",
     "/api/papers/search?q=x&limit=99999999999999999999999", "/api/papers/%00", "/api/papers/%FF/similar",
     "/api/papers/..%2F..%2Fetc", "/api/papers/a/b/c/similar", "/api/papers//similar", "/papers/%00",
-    "/papers/trending?p=99999999999999999999",
+    "/papers/trending?p=99999999999999999999", "/feeds/search.atom?q=a%01b", "/feeds/search.rss?q=x%EF%BF%BEy",
 ]
 
 

@@ -1,18 +1,20 @@
 """RSS 2.0 and Atom feeds of the daily list, trending and any search (a saved search is its URL).
 
-Built with ElementTree, so every title and abstract is XML-escaped by construction; a feed
-reader shows `<script>` in an abstract as text.  Feeds hold at most `FEED_SIZE` papers.
+Written by feedgen (lxml underneath), so every title and abstract is XML-escaped by construction and a
+feed reader shows `<script>` in an abstract as text.  XML 1.0 cannot carry control characters at all,
+so they are dropped from text first (a stray U+0001 in a title would otherwise be a 500).  Feeds hold at
+most `FEED_SIZE` papers, in the list's own order.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 from datetime import UTC, date, datetime, time
-from email.utils import format_datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
 
 from paperfeed.models import Paper
 from paperfeed.search.query import QueryError, parse_query
@@ -26,8 +28,13 @@ router = APIRouter(prefix="/feeds", tags=["feeds"], responses=error_responses(40
 FEED_SIZE = 50
 Fmt = Literal["rss", "atom"]
 Text = Annotated[str | None, Query(max_length=MAX_PARAM)]
-ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(s: str) -> str:
+    """`s` without the characters XML 1.0 forbids (C0 controls, U+FFFE/U+FFFF, lone surrogates)."""
+    return _NOT_XML.sub("", s)
 
 
 def _when(p: Paper) -> datetime:
@@ -38,47 +45,30 @@ def _when(p: Paper) -> datetime:
 def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list[Paper]) -> bytes:
     """The feed document: one item/entry per paper, newest-first order kept as given."""
     updated = max((_when(p) for p in papers), default=datetime(1970, 1, 1, tzinfo=UTC))
-    if fmt == "rss":
-        rss = ET.Element("rss", version="2.0")
-        ch = ET.SubElement(rss, "channel")
-        ET.SubElement(ch, "title").text = title
-        ET.SubElement(ch, "link").text = site_url
-        ET.SubElement(ch, "description").text = title
-        ET.SubElement(ch, "lastBuildDate").text = format_datetime(updated)
-        for p in papers:
-            it = ET.SubElement(ch, "item")
-            url = site_url.rstrip("/") + paper_url(p.id)
-            ET.SubElement(it, "title").text = p.title
-            ET.SubElement(it, "link").text = url
-            ET.SubElement(it, "guid", isPermaLink="true").text = url
-            ET.SubElement(it, "description").text = p.abstract
-            ET.SubElement(it, "pubDate").text = format_datetime(_when(p))
-            for c in p.categories:
-                ET.SubElement(it, "category").text = c
-        return ET.tostring(rss, encoding="utf-8", xml_declaration=True)
-    ET.register_namespace("", ATOM_NS)
-    a = f"{{{ATOM_NS}}}"
-    feed = ET.Element(a + "feed")
-    ET.SubElement(feed, a + "title").text = title
-    ET.SubElement(feed, a + "id").text = self_url
-    ET.SubElement(feed, a + "link", rel="self", href=self_url)
-    ET.SubElement(feed, a + "link", rel="alternate", href=site_url)
-    ET.SubElement(feed, a + "updated").text = updated.isoformat()
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title(xml_text(title))
+    fg.description(xml_text(title))
+    fg.link(href=self_url, rel="self")
+    fg.link(href=site_url, rel="alternate")  # last: feedgen's RSS <link> is the last link given
+    fg.updated(updated)
+    fg.lastBuildDate(updated)
+    fg.generator("paperfeed")
     for p in papers:
-        e = ET.SubElement(feed, a + "entry")
         url = site_url.rstrip("/") + paper_url(p.id)
-        ET.SubElement(e, a + "title").text = p.title
-        ET.SubElement(e, a + "id").text = url
-        ET.SubElement(e, a + "link", href=url)
-        ET.SubElement(e, a + "updated").text = _when(p).isoformat()
-        for name in p.authors[:20]:
-            ET.SubElement(ET.SubElement(e, a + "author"), a + "name").text = name
-        if not p.authors:
-            ET.SubElement(ET.SubElement(e, a + "author"), a + "name").text = "unknown"
-        ET.SubElement(e, a + "summary").text = p.abstract
+        fe = fg.add_entry(order="append")
+        fe.id(url)
+        fe.guid(url, permalink=True)
+        fe.title(xml_text(p.title))
+        fe.link(href=url)
+        fe.summary(xml_text(p.abstract))  # Atom summary and RSS description, as plain text
+        fe.published(_when(p))
+        fe.updated(_when(p))
+        for name in p.authors[:20] or ["unknown"]:  # Atom needs an author; RSS wants an email, so has none
+            fe.author(name=xml_text(name))
         for c in p.categories:
-            ET.SubElement(e, a + "category", term=c)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+            fe.category(term=xml_text(c))
+    return fg.rss_str() if fmt == "rss" else fg.atom_str()
 
 
 def _respond(request: Request, fmt: str, title: str, papers: list[Paper]) -> Response:
