@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import make_site_pf, run_cli
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from smtp_servers import Sink, free_port, smtp_server
+from smtp_servers import Faults, Sink, free_port, smtp_server
 
 from paperfeed.mail.links import Links
 from paperfeed.mail.settings import MailSettings
@@ -174,6 +174,25 @@ def test_smtp_down_is_said_and_a_retry_works(site, sink, subs):
     [msg] = mail_to(sink, "retry@example.org")
     assert httpx.get(link_in(msg, "/subscription/confirm")).status_code == 200
     assert subs.by_email("retry@example.org").status == "active"
+
+
+def test_smtp_refusals_are_explained(site, subs):
+    base, settings = site
+    working = settings.mail
+    faults = Faults(rcpt_550={"nobody@example.org"}, data_451={"busy@example.org": 1})
+    with smtp_server(faults) as server:
+        settings.mail = replace(working, port=server.port)
+        try:
+            with client(base) as c:
+                r = subscribe(c, "nobody@example.org")
+                assert r.status_code == 400 and "refused to deliver to this address" in r.text
+                r = subscribe(c, "busy@example.org")  # 451: temporary, so "try again" ...
+                assert r.status_code == 503 and "could not send" in r.text
+                assert subscribe(c, "busy@example.org").status_code == 200  # ... and it does work
+        finally:
+            settings.mail = working
+    assert [r.rcpt_tos for r in faults.received] == [["busy@example.org"]]
+    assert subs.by_email("busy@example.org").status == "pending"
 
 
 def test_subscribe_form_errors_keep_input(base, subs):

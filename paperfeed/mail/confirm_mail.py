@@ -4,28 +4,31 @@ Subscribing with an address that is already active must look exactly like subscr
 (no subscriber enumeration), yet mail the owner something useful: a link to their preferences.
 So `/subscribe` always sends one of two short messages, both plain text + HTML, no remote content.
 
-Sending is one SMTP session per message.  Until the delivery engineer's `smtp.py` offers a shared
-sender, `send_message` is the few lines of smtplib needed here; every failure to hand the message
-over (refused connection, timeout, 4xx/5xx) becomes `MailNotSent` with a message fit for a page.
+Sending is one SMTP session per message through the delivery code's `SmtpSession` (same settings,
+TLS and failure classification as the digests); every failure to hand the message over (refused
+connection, timeout, 4xx/5xx, bad credentials) becomes `MailNotSent`.
 """
 
 from __future__ import annotations
 
 import html
-import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from paperfeed.mail.links import PURPOSES, Links
 from paperfeed.mail.settings import MailSettings
+from paperfeed.mail.smtp import Outcome, SmtpConfigError, SmtpSession
 from paperfeed.mail.subscriptions import Subscriber
 
 CONFIRM_DAYS = PURPOSES["confirm"] // (24 * 3600)
 
 
 class MailNotSent(RuntimeError):
-    """The SMTP server could not be reached or refused the message."""
+    """The SMTP server could not be reached or refused the message (`permanent`: refused this address)."""
+
+    def __init__(self, detail: str, permanent: bool = False):
+        super().__init__(detail)
+        self.permanent = permanent
 
 
 def _message(sub: Subscriber, settings: MailSettings, subject: str, lines: list[str], link: tuple[str, str]) -> \
@@ -71,18 +74,11 @@ def render_reminder(sub: Subscriber, settings: MailSettings, links: Links) -> Em
 
 
 def send_message(msg: EmailMessage, settings: MailSettings) -> None:
-    """Hand one message to the configured SMTP server, or raise `MailNotSent`."""
+    """Hand one message to the configured SMTP server (one session of `smtp.py`), or raise `MailNotSent`."""
     try:
-        if settings.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                                  context=ssl.create_default_context())
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        with smtp:
-            if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.user:
-                smtp.login(settings.user, settings.password or "")
-            smtp.send_message(msg)
-    except (OSError, smtplib.SMTPException) as e:
-        raise MailNotSent(f"{type(e).__name__}: {e}") from None
+        with SmtpSession(settings) as session:
+            result = session.send(msg, str(msg["To"]))
+    except SmtpConfigError as e:
+        raise MailNotSent(str(e)) from None
+    if not result.delivered:
+        raise MailNotSent(result.detail, permanent=result.outcome is Outcome.permanent)

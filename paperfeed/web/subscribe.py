@@ -15,6 +15,7 @@ tampered, wrong-purpose or expired token gets a 400 page saying so and changes n
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -29,9 +30,11 @@ from paperfeed.web.context import current_user, render, web
 from paperfeed.web.subscribe_forms import PrefsForm, check_email, follow_kind, form_choices, initial_follows
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 NOT_SENT = ("We could not send the email just now: the mail server did not answer. Your request is saved; "
             "please try again in a few minutes.")
+REFUSED = "The mail server refused to deliver to this address. Please check it and try again."
 NO_MAIL = "This site is not set up to send email, so it cannot take subscriptions."
 
 
@@ -108,7 +111,10 @@ def subscribe(request: Request, email: str = Form("", max_length=320), search: s
     if message is not None:  # a bounced address gets nothing: it cannot receive mail
         try:
             send_message(message(sub, mail, links(request, absolute=True)), mail)
-        except MailNotSent:
+        except MailNotSent as e:
+            log.warning("confirmation email to subscriber %s not sent: %s", sub.id, e)
+            if e.permanent:
+                return _subscribe_page(request, 400, REFUSED, **values)
             return _subscribe_page(request, 503, NOT_SENT, **values)
     return render(request, "subscribe_sent.html", email=normalise_email(email), title="Check your inbox · paperfeed")
 
