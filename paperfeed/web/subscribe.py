@@ -104,9 +104,9 @@ def subscribe(request: Request, email: str = Form("", max_length=320), search: s
     user = current_user(request)
     own = user is not None and normalise_email(user.email) == normalise_email(email)
     subs = subscriptions(request)
+    # Linked only when created now: account emails are not verified, so an account must not attach its
+    # upvotes to someone else's existing subscription (a new one still waits for the address's owner).
     sub, _created = subs.subscribe(email, prefs, user_id=user.id if own and user else None, follows_=follows)
-    if own and user and sub.user_id is None:
-        subs.link_user(sub.id, user.id)  # an address subscribed before the account existed
     message = {"pending": render_confirmation, "active": render_reminder}.get(sub.status)
     if message is not None:  # a bounced address gets nothing: it cannot receive mail
         try:
