@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import pytest
 from conftest import HOSTILE, HOSTILE_ID, ROOT, make_site_pf
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.testing import serve_in_thread
@@ -79,11 +79,19 @@ def page(new_context) -> Page:
     return new_context().new_page()
 
 
-def shoot(page: Page, name: str) -> Path:
+def shoot(page: Page, name: str, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def follow(page: Page, target: Locator) -> None:
+    """Click a link or a form's button and wait until the page it leads to has loaded: a bare click returns
+    before the new page is there, and a POST that redirects back to the same address changes no URL to wait for."""
+    with page.expect_event("framenavigated", lambda frame: frame == page.main_frame):
+        target.click()
+    page.wait_for_load_state()
 
 
 def plain(text: str) -> str:
@@ -105,7 +113,7 @@ def sign_up(page: Page) -> str:
     page.goto("/signup")
     page.get_by_label("Email").fill(f"reader{next(_emails)}@example.org")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    follow(page, page.get_by_role("button", name="Create account"))
     page.wait_for_url("**/papers")
     profile = page.locator('header.site a[href="/profile"]')
     expect(profile).to_have_text(re.compile(r"^member\d+$"))
@@ -133,7 +141,7 @@ def test_search_highlights_then_open_a_paper_and_a_similar_one(page, pf):
     shoot(page, "desktop-search-highlighted")
 
     paper = pf.store.get(ids[0])
-    first.click()
+    follow(page, first)
     page.wait_for_url(f"**/papers/{ids[0]}")
     assert plain(page.get_by_role("heading", level=1).inner_text()) == plain(paper.title)
     abstract = page.get_by_role("region", name="Abstract")
@@ -146,39 +154,39 @@ def test_search_highlights_then_open_a_paper_and_a_similar_one(page, pf):
     assert similar == [x.paper.id for x in pf.engine.similar(ids[0], 6)]
     shoot(page, "desktop-paper-similar")
 
-    page.locator(f"section[aria-labelledby=similar-h] {TITLE_LINKS}").first.click()
+    follow(page, page.locator(f"section[aria-labelledby=similar-h] {TITLE_LINKS}").first)
     page.wait_for_url(f"**/papers/{similar[0]}")
     assert plain(page.get_by_role("heading", level=1).inner_text()) == plain(pf.store.get(similar[0]).title)
 
 
 def test_sign_up_log_out_and_log_in_again(page):
     page.goto("/papers")
-    page.get_by_role("link", name="Sign up").click()
+    follow(page, page.get_by_role("link", name="Sign up"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign up")
     shoot(page, "desktop-signup-form")
     email = f"reader{next(_emails)}@example.org"
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
+    follow(page, page.get_by_role("button", name="Create account"))
     page.wait_for_url("**/papers")
     handle = page.locator('header.site a[href="/profile"]').inner_text()
     assert re.fullmatch(r"member\d+", handle)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     expect(page.get_by_role("link", name="Log in")).to_have_count(0)
 
-    page.get_by_role("button", name="Log out").click()
+    follow(page, page.get_by_role("button", name="Log out"))
     page.wait_for_url("**/papers")
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
     expect(page.get_by_role("link", name=handle)).to_have_count(0)
 
-    page.get_by_role("link", name="Log in").click()
+    follow(page, page.get_by_role("link", name="Log in"))
     page.get_by_label("Email").fill(email.upper())  # emails are case-insensitive
     page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Log in").click()
+    follow(page, page.get_by_role("button", name="Log in"))
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.get_by_role("link", name=handle)).to_have_count(0)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    follow(page, page.get_by_role("button", name="Log in"))
     page.wait_for_url("**/papers")
     expect(page.locator('header.site a[href="/profile"]')).to_have_text(handle)
 
@@ -188,12 +196,12 @@ def test_a_forged_form_is_refused_and_creates_nothing(page):
     page.get_by_label("Email").fill("forger@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.locator('input[name="csrf_token"]').evaluate("e => e.value = 'forged-token'")
-    page.get_by_role("button", name="Create account").click()
+    follow(page, page.get_by_role("button", name="Create account"))
     expect(page.get_by_role("alert")).to_contain_text("did not come from this site")
     page.goto("/login")
     page.get_by_label("Email").fill("forger@example.org")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    follow(page, page.get_by_role("button", name="Log in"))
     expect(page.get_by_role("alert")).to_be_visible()  # no account was made
     expect(page.locator('header.site a[href="/profile"]')).to_have_count(0)
 
@@ -211,19 +219,19 @@ def test_upvotes_change_the_count_and_trending(new_context):
         button = article(ada, pid).get_by_role("button")
         expect(button.locator(".count")).to_have_text("0")
         expect(button).to_have_attribute("aria-pressed", "false")
-        button.click()
+        follow(ada, button)
         ada.wait_for_url(f"**/papers?date={EARLIER}")  # back where the vote was cast
         expect(button.locator(".count")).to_have_text("1")
         expect(button).to_have_attribute("aria-pressed", "true")
         expect(button).to_have_accessible_name(re.compile(r"^Remove upvote"))
 
     bob.goto(f"/papers/{y}")
-    bob.locator("article.paper-page form.vote button").click()
+    follow(bob, bob.locator("article.paper-page form.vote button"))
     bob.wait_for_url(f"**/papers/{y}")
     expect(bob.locator("article.paper-page form.vote .count")).to_have_text("2")
 
-    bob.get_by_role("link", name="Trending").click()
-    bob.get_by_role("link", name="Day").click()
+    follow(bob, bob.get_by_role("link", name="Trending"))
+    follow(bob, bob.get_by_role("link", name="Day"))
     bob.wait_for_url("**/papers/trending?period=day")
     after = listed_ids(bob)
     assert x in after and y in after and after.index(y) < after.index(x)  # two votes rank above one
@@ -237,27 +245,29 @@ def test_upvotes_change_the_count_and_trending(new_context):
     assert set(listed_ids(ada, "section[aria-labelledby=up-h]")) == {x, y}
     shoot(ada, "desktop-profile-votes")
     ada.goto(f"/papers/{x}")  # a second click takes the vote back
-    ada.locator("article.paper-page form.vote button").click()
+    follow(ada, ada.locator("article.paper-page form.vote button"))
     expect(ada.locator("article.paper-page form.vote .count")).to_have_text("0")
+    expect(ada.locator("article.paper-page form.vote button")).to_have_attribute("aria-pressed", "false")
     ada.goto("/papers/trending?period=day")
-    assert x not in listed_ids(ada)[: listed_ids(ada).index(y) + 1]
+    now = listed_ids(ada)
+    assert y in now and x not in now  # a paper nobody votes for no longer trends
 
 
 def test_submit_a_paper_to_a_days_list(page, pf):
     handle = sign_up(page)
     page.goto(f"/papers?date={EARLIER}")
     pid = listed_ids(page)[7]
-    page.get_by_role("link", name="Submit").click()
+    follow(page, page.get_by_role("link", name="Submit"))
     expect(page.get_by_label("Day's list")).to_have_value(LATEST)  # the newest day unless told otherwise
 
     page.get_by_label("arXiv id or link").fill("2999.00001")  # not in the store, and nothing is fetched
     page.get_by_label("Day's list").fill(EMPTY_DAY)
-    page.get_by_role("button", name="Submit").click()
+    follow(page, page.get_by_role("button", name="Submit"))
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.get_by_label("arXiv id or link")).to_have_value("2999.00001")  # what was typed is kept
 
     page.get_by_label("arXiv id or link").fill(f"https://arxiv.org/abs/{pid}v2")
-    page.get_by_role("button", name="Submit").click()
+    follow(page, page.get_by_role("button", name="Submit"))
     page.wait_for_url(f"**/papers?date={EMPTY_DAY}")
     assert listed_ids(page) == [pid]
     expect(page.locator("main p.count")).to_have_text("1 paper")
@@ -341,7 +351,7 @@ def test_a_phone_fits_every_page_and_can_search(new_context, pf):
     page.wait_for_url("**/papers?q=graph+neural+networks")
     assert listed_ids(page) == [r.paper.id for r in pf.engine.search("graph neural networks", limit=20)]
     assert no_horizontal_scroll(page)
-    shoot(page, "phone-search-typed")
+    shoot(page, "phone-search-typed", full_page=False)  # what the thumb sees first
     for path in ("/papers/trending", "/papers?week=2025-W40", "/status", "/login", f"/papers/{HOSTILE_ID}"):
         page.goto(path)
         assert no_horizontal_scroll(page), path
@@ -354,28 +364,28 @@ def test_the_site_works_without_javascript(new_context, pf):
     assert page.title() == "before"  # scripts really are off
     page.goto("/papers")
     page.get_by_role("searchbox", name="Search papers").fill("reinforcement learning")
-    page.get_by_role("button", name="Search").click()
+    follow(page, page.get_by_role("button", name="Search"))
     page.wait_for_url("**/papers?q=reinforcement+learning")
     ids = listed_ids(page)
     assert ids == [r.paper.id for r in pf.engine.search("reinforcement learning", limit=20)]
     page.get_by_label("Category").fill("cs.LG")
-    page.get_by_role("button", name="Filter").click()
+    follow(page, page.get_by_role("button", name="Filter"))
     assert listed_ids(page) and all("cs.LG" in pf.store.get(i).categories for i in listed_ids(page))
 
     page.goto("/papers")
-    page.get_by_role("link", name=f"← {EARLIER}").click()
+    follow(page, page.get_by_role("link", name=f"← {EARLIER}"))
     page.wait_for_url(f"**/papers?date={EARLIER}")
-    page.get_by_role("link", name="Next page →").click()
+    follow(page, page.get_by_role("link", name="Next page →"))
     page.wait_for_url(f"**/papers?date={EARLIER}&p=2")
     assert len(listed_ids(page)) == 20
 
     handle = sign_up(page)
     pid = listed_ids(page)[-1]
     page.goto(f"/papers/{pid}")
-    page.locator("article.paper-page form.vote button").click()
+    follow(page, page.locator("article.paper-page form.vote button"))
     page.wait_for_url(f"**/papers/{pid}")
     expect(page.locator("article.paper-page form.vote .count")).to_have_text("1")
-    page.get_by_role("link", name=handle).click()
+    follow(page, page.get_by_role("link", name=handle))
     assert listed_ids(page, "section[aria-labelledby=up-h]") == [pid]
 
 
@@ -393,7 +403,7 @@ def test_main_pages_are_styled_labelled_and_saved(new_context, viewport):
         if name == "profile":
             sign_up(page)
             page.goto(f"/papers/{pid}")
-            page.locator("article.paper-page form.vote button").click()
+            follow(page, page.locator("article.paper-page form.vote button"))
         page.goto(path)
         assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("system-ui"), name
         assert page.locator("h1").count() == 1, name
