@@ -18,3 +18,7 @@ digest_app.command("subscribe")(_subscribe)
 from paperfeed.cli.digest_preview import preview as _preview  # noqa: E402  (DIGEST CONTENT)
 
 digest_app.command("preview")(_preview)
+
+from paperfeed.cli.digest_run import run as _run  # noqa: E402  (DELIVERY)
+
+digest_app.command("run")(_run)

@@ -162,15 +162,18 @@ class Ledger:
 
     def claim(self, limit: int = 100, now: datetime | None = None) -> list[Claim]:
         """Atomically take up to `limit` owed digests (planned, retry that is due, abandoned sending),
-        oldest due first.  Digests of subscribers who left (unsubscribed, bounced) are closed as failed."""
+        oldest due first.  Digests of subscribers who left (unsubscribed, bounced) are closed as failed.
+        `now` decides which retries are due (a run may act as of another instant: `digest run --now`);
+        leases are about live processes, so they always run on the wall clock."""
         now = now or utcnow()
+        wall = utcnow()
         host = socket.gethostname()
         with self.store.write() as conn:
             owners = conn.execute(select(digests.c.claimed_by).where(digests.c.status == "sending")
                                   .distinct()).scalars().all()
             dead = [o for o in owners if o != self.owner and _owner_is_dead(o, host)]
             abandoned = (digests.c.status == "sending") & (
-                (digests.c.lease_until < now) | digests.c.claimed_by.in_(dead) | digests.c.claimed_by.is_(None))
+                (digests.c.lease_until < wall) | digests.c.claimed_by.in_(dead) | digests.c.claimed_by.is_(None))
             owed = (digests.c.status == "planned") | \
                 ((digests.c.status == "retry") & (digests.c.next_attempt_at <= now)) | abandoned
             rows = conn.execute(
@@ -189,13 +192,13 @@ class Ledger:
             # The status guard repeats what the lock already ensures: only owed rows are ever claimed.
             conn.execute(update(digests).where(digests.c.id.in_([r.id for r in take]),
                                                digests.c.status.in_(OWED))
-                         .values(status="sending", claimed_by=self.owner, lease_until=now + self.lease,
+                         .values(status="sending", claimed_by=self.owner, lease_until=wall + self.lease,
                                  attempts=digests.c.attempts + 1))
         return [Claim(r.id, r.subscriber_id, r.message_id, r.attempts + 1, r.status == "sending") for r in take]
 
-    def renew(self, digest_ids: Sequence[int], now: datetime | None = None) -> None:
+    def renew(self, digest_ids: Sequence[int]) -> None:
         """Extend the lease of rows this process still holds (a long batch, a slow server)."""
-        now = now or utcnow()
+        now = utcnow()
         with self.store.write() as conn:
             conn.execute(update(digests).where(digests.c.id.in_(list(digest_ids)), digests.c.status == "sending",
                                                digests.c.claimed_by == self.owner)
