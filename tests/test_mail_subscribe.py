@@ -446,3 +446,14 @@ def subs_digests(pf, sid: int) -> list:
 
     with pf.store.read() as conn:
         return conn.execute(select(digests.c.id).where(digests.c.subscriber_id == sid)).all()
+
+
+def test_site_without_mail_says_so(pf, subs, monkeypatch):
+    monkeypatch.setenv("PAPERFEED_SMTP_PORT", "not-a-port")  # malformed settings: the site serves, mail is off
+    settings = WebSettings(secret=SECRET)
+    assert settings.mail is None
+    with serve_in_thread(create_app(pf, settings)) as url, client(url) as c:
+        assert c.get("/papers").status_code == 200
+        r = subscribe(c, "nomail@example.org")
+    assert r.status_code == 503 and "not set up to send email" in r.text
+    assert subs.by_email("nomail@example.org") is None
