@@ -1,4 +1,4 @@
-"""`paperfeed digest run [--now ISO] [--connections N]`: build and send every digest that is due.
+"""`paperfeed digest run [--now ISO] [--connections N] [--processes N]`: build and send every digest that is due.
 
 Prints one line (planned, empty, sent, retried, failed, resent).  Exit 1 with one line on stderr for
 settings that cannot work (bad PAPERFEED_SMTP_*, a login the server refuses) or an unreadable database.
@@ -18,7 +18,9 @@ def run(
     ctx: typer.Context,
     now: str | None = typer.Option(None, "--now", help="Act as if it were this instant (ISO, UTC), e.g. "
                                    "2026-06-02T09:00; default: now."),
-    connections: int = typer.Option(1, "--connections", min=1, max=16, help="SMTP connections in parallel."),
+    connections: int = typer.Option(1, "--connections", min=1, max=16, help="SMTP connections per process."),
+    processes: int = typer.Option(1, "--processes", min=1, max=16, help="Sending processes (rendering is "
+                                  "CPU-bound: use about one per core for large runs)."),
 ) -> None:
     """Build and send every digest that is due; print what happened.  SMTP settings come from the
     PAPERFEED_SMTP_* environment variables (see `paperfeed/mail/settings.py`)."""
@@ -47,7 +49,7 @@ def run(
     except Exception as e:  # noqa: BLE001 - not a database, unwritable directory: one line
         raise _fail(f"cannot open database {db or ''}: {e}") from None
     try:
-        report = run_due(pf, settings, when, connections=connections)
+        report = run_due(pf, settings, when, connections=connections, processes=processes)
     except SmtpConfigError as e:
         raise _fail(str(e)) from None
     finally:
