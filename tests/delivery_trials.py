@@ -13,6 +13,8 @@ import signal
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -97,11 +99,16 @@ class _KillInWindow(Ledger):
     kill_at = 0
     calls = 0
 
-    def mark_sent(self, digest_id: int, now: datetime | None = None) -> bool:
-        self.calls += 1
-        if self.calls == self.kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return super().mark_sent(digest_id, now)
+    @contextmanager
+    def sent_recorder(self) -> Iterator[Callable[[int], bool]]:
+        with super().sent_recorder() as record:
+            def killing(digest_id: int) -> bool:
+                self.calls += 1
+                if self.calls == self.kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return record(digest_id)
+
+            yield killing
 
 
 def _child_send(db: Path, settings: MailSettings, kill_at: int) -> None:
@@ -123,6 +130,7 @@ def _child_send(db: Path, settings: MailSettings, kill_at: int) -> None:
 @dataclass
 class TrialTotals:
     trials: int = 0
+    targeted: int = 0  # trials killed right after a 250, before its commit
     killed: int = 0  # the child was still running when SIGKILL came
     finished: int = 0  # the child had already finished
     digests: int = 0  # due digests over all trials
@@ -130,15 +138,18 @@ class TrialTotals:
     duplicates: int = 0  # second copies received
     window_duplicates: int = 0  # ... of messages the server had accepted while the ledger said `sending`
     other_duplicates: int = 0  # ... any other kind (must be 0)
+    random_window_duplicates: int = 0  # window duplicates from the kills at a random instant
     resent_reported: int = 0  # what the rerun's report called possible second copies
     not_sent_in_ledger: int = 0  # rows not `sent` after the rerun (must be 0)
     window_at_kill: Counter[str] = field(default_factory=Counter)  # ledger status of accepted messages at kill
 
     def line(self) -> str:
-        return (f"trials {self.trials} (killed {self.killed}, finished first {self.finished}), due digests "
-                f"{self.digests}, lost {self.lost}, duplicates {self.duplicates} (in the 250->commit window "
-                f"{self.window_duplicates}, other {self.other_duplicates}), resends reported "
-                f"{self.resent_reported}, rows not sent {self.not_sent_in_ledger}")
+        return (f"trials {self.trials} ({self.targeted} killed right after a 250, the rest at a random instant; "
+                f"killed {self.killed}, finished first {self.finished}), due digests {self.digests}, lost "
+                f"{self.lost}, duplicates {self.duplicates} (in the 250->commit window {self.window_duplicates}, "
+                f"of which {self.random_window_duplicates} from random-instant kills; other "
+                f"{self.other_duplicates}), resends reported {self.resent_reported}, rows not sent "
+                f"{self.not_sent_in_ledger}")
 
 
 def calibrate(prepared: Path, work: Path, settings: MailSettings) -> float:
@@ -176,6 +187,7 @@ def run_trials(prepared: Path, work: Path, settings: MailSettings, sink, trials:
         _, status = os.waitpid(pid, 0)
         killed = os.WIFSIGNALED(status)
         tot.trials += 1
+        tot.targeted += in_window
         tot.killed += killed
         tot.finished += not killed
         time.sleep(0.005)  # let the server finish a DATA the child completed just before dying
@@ -198,6 +210,7 @@ def run_trials(prepared: Path, work: Path, settings: MailSettings, sink, trials:
                 tot.duplicates += n - 1
                 if at_kill.get(mid) == "sending" and n == 2:  # the child's copy was accepted, row unmarked
                     tot.window_duplicates += 1
+                    tot.random_window_duplicates += not in_window
                 else:
                     tot.other_duplicates += n - 1
     return tot

@@ -118,7 +118,7 @@ def _release(ledger: Ledger, claims: list[Claim]) -> None:
 def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,
                batch: int, report: RunReport, lock: threading.Lock) -> None:
     """One SMTP connection's worth of work: claim, render, send, record, until nothing is owed."""
-    with SmtpSession(settings) as session:
+    with SmtpSession(settings) as session, ledger.sent_recorder() as mark_sent:
         while True:
             claims = ledger.claim(batch, now)
             if not claims:
@@ -138,7 +138,7 @@ def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Ren
                         renewed = time.monotonic()
                     result = session.send(msg, d.subscriber.email)
                     if result.outcome is Outcome.delivered:
-                        ledger.mark_sent(c.digest_id)  # the 250 -> commit window: nothing else in it
+                        mark_sent(c.digest_id)  # the 250 -> commit window: nothing else in it
                         pending.remove(c)
                         local.sent += 1
                         local.resent += c.resend
