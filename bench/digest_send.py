@@ -16,6 +16,8 @@ import multiprocessing as mp
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -24,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS, Timer, machine, peak_rss_mb  # noqa: E402
+
+from paperfeed.mail.ledger import Ledger  # noqa: E402
 
 NOW = datetime(2025, 9, 30, 9, 0)
 DOMAIN = "paperfeed.test"
@@ -52,7 +56,6 @@ def prepare(path: Path, n: int) -> float:
     from delivery_trials import make_store
     from sqlalchemy import insert
 
-    from paperfeed.mail.ledger import Ledger
     from paperfeed.mail.model import Digest, Period, Pick
     from paperfeed.mail.subscriptions import Prefs, Subscriber
     from paperfeed.store.schema import subscribers
@@ -83,6 +86,24 @@ def prepare(path: Path, n: int) -> float:
         c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return t.seconds
+
+
+class TimedLedger(Ledger):
+    """Times what the sender does between a 250 and the end of its commit: the window a kill can duplicate."""
+
+    windows: list[float]
+
+    @contextmanager
+    def sent_recorder(self) -> Iterator[Callable[[int], bool]]:
+        self.windows = getattr(self, "windows", [])
+        with super().sent_recorder() as record:
+            def timed(digest_id: int) -> bool:
+                t = time.perf_counter()
+                ok = record(digest_id)
+                self.windows.append(time.perf_counter() - t)
+                return ok
+
+            yield timed
 
 
 def commit_cost(path: Path, synchronous: str, n: int = 2000) -> float:
@@ -137,8 +158,11 @@ def main() -> None:
             with Timer() as t:
                 if procs == 1:
                     store = Store.open(work)
-                    report = send_owed(store, settings, NOW, connections=conns, batch=100)
+                    ledger = TimedLedger(store)
+                    report = send_owed(store, settings, NOW, connections=conns, batch=100, ledger=ledger)
                     store.close()
+                    w = sorted(ledger.windows)
+                    results.setdefault("window_us", {"p50": w[len(w) // 2] * 1e6, "p99": w[int(len(w) * .99)] * 1e6})
                 else:
                     report = send_owed_in_processes(work, settings, NOW, processes=procs, connections=conns)
             got = count.value - before
@@ -148,9 +172,14 @@ def main() -> None:
             print(f"send, {procs} process(es) x {conns} connection(s): {args.n:,} in {t.seconds:.1f} s = "
                   f"{rate:,.0f} messages/s (sink received {got:,})")
         for level in ("NORMAL", "FULL"):
-            us = commit_cost(prepared, level)
+            fresh = Path(tmp) / f"commit-{level}.db"  # a fresh copy each: the same WAL state for both levels
+            copy_db(prepared, fresh)
+            us = commit_cost(fresh, level)
             results[f"commit_us_{level.lower()}"] = us
             print(f"one-row commit, WAL, synchronous={level}: {us:,.0f} us")
+    if "window_us" in results:
+        print("250 -> commit window (the recorder's UPDATE + COMMIT): p50 {p50:.0f} us, p99 {p99:.0f} us"
+              .format(**results["window_us"]))
     results["peak_rss_mb"] = peak_rss_mb()
     print(f"sender peak RSS {results['peak_rss_mb']:.0f} MB")
     sink.terminate()
