@@ -174,3 +174,44 @@ def test_kill_trials_lose_nothing_and_duplicate_only_in_the_250_to_commit_window
     assert tot.window_duplicates - tot.random_window_duplicates == tot.targeted
     assert tot.duplicates == tot.window_duplicates <= tot.resent_reported  # ... and the report owns up to them
     assert tot.window_at_kill["planned"] == tot.window_at_kill["retry"] == 0  # nothing sent without a claim
+
+
+def _only(login: bytes, password: bytes):  # type: ignore[no-untyped-def]
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (login, password)
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
+
+    return check
+
+
+def test_a_login_the_server_refuses_stops_the_run_and_leaves_everything_owed(store):
+    from paperfeed.mail.smtp import SmtpConfigError
+
+    handler = Sink()
+    with smtp_server(handler, authenticator=_only(b"digests", b"right"), auth_require_tls=False) as c:
+        wrong = MailSettings(port=c.port, timeout=5, sender=f"digests@{DOMAIN}", user="digests", password="wrong")
+        with pytest.raises(SmtpConfigError, match="refused the login"):
+            send_owed(store, wrong, NOW)
+        assert sorted((r.status, r.attempts) for r in rows(store).values()) == [("planned", 0)] * 4
+        right = MailSettings(port=c.port, timeout=5, sender=f"digests@{DOMAIN}", user="digests", password="right")
+        assert send_owed(store, right, NOW).sent == 4
+    assert sorted(handler.message_ids().values()) == [1, 1, 1, 1]
+
+
+def test_cli_exits_1_with_one_line_when_the_server_refuses_the_login(prepared, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from delivery_trials import copy_db
+
+    copy_db(prepared, tmp_path / "cli.db")
+    with smtp_server(Sink(), authenticator=_only(b"digests", b"right"), auth_require_tls=False) as c:
+        env = {**os.environ, "PAPERFEED_DB": str(tmp_path / "cli.db"), "PAPERFEED_SMTP_PORT": str(c.port),
+               "PAPERFEED_SMTP_USER": "digests", "PAPERFEED_SMTP_PASSWORD": "wrong", "HF_HUB_OFFLINE": "1"}
+        p = subprocess.run([sys.executable, "-m", "paperfeed.cli.main", "digest", "run", "--now", NOW.isoformat()],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr.startswith("error: ") and "refused the login" in p.stderr and "Traceback" not in p.stderr
