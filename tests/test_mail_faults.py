@@ -215,3 +215,21 @@ def test_cli_exits_1_with_one_line_when_the_server_refuses_the_login(prepared, t
                            env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
     assert p.stderr.startswith("error: ") and "refused the login" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_digest_that_cannot_be_rendered_is_retried_later_and_blocks_no_one(store):
+    from paperfeed.mail.render import render_message
+
+    def fragile(digest, *args, **kw):  # type: ignore[no-untyped-def]
+        if digest.subscriber.email == "cy@example.org":
+            raise UnicodeError("a bad byte in a stored title")
+        return render_message(digest, *args, **kw)
+
+    handler = Sink()
+    with smtp_server(handler) as c:
+        report = send_owed(store, settings_for(c.port), NOW, render=fragile)
+        assert (report.sent, report.retried) == (3, 1)
+        cy = rows(store)[mid(store, "cy@example.org")]
+        assert cy.status == "retry" and cy.last_error.startswith("render: UnicodeError")
+        assert send_owed(store, settings_for(c.port), NOW + timedelta(hours=1)).sent == 1  # fixed: it goes out
+    assert sorted(handler.message_ids().values()) == [1, 1, 1, 1]

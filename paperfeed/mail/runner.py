@@ -127,10 +127,21 @@ def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Ren
             try:
                 loaded = ledger.load_many([c.digest_id for c in claims])
                 ready: list[tuple[Claim, Digest, EmailMessage]] = []
+                local = RunReport()
                 for c in claims:
                     d = loaded[c.digest_id]
-                    ready.append((c, d, render(d, settings, links, message_id=c.message_id, date=d.period.due_at)))
-                local = RunReport()
+                    try:
+                        msg = render(d, settings, links, message_id=c.message_id, date=d.period.due_at)
+                    except Exception as e:  # noqa: BLE001 - one digest that cannot be rendered must not block the rest
+                        log.exception("digest %s cannot be rendered", c.digest_id)
+                        pending.remove(c)
+                        if ledger.mark_retry(c.digest_id, f"render: {type(e).__name__}: {e}", c.attempts, now) \
+                                == "failed":
+                            local.failed += 1
+                        else:
+                            local.retried += 1
+                        continue
+                    ready.append((c, d, msg))
                 renewed = time.monotonic()
                 for c, d, msg in ready:
                     if time.monotonic() - renewed > ledger.lease.total_seconds() / 3:  # a slow server
