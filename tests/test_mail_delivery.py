@@ -258,3 +258,49 @@ def test_send_owed_with_parallel_connections_sends_each_once(tmp_path):
 def test_no_smtp_server_is_reported_not_raised(pf):
     report = run_due(pf, settings_for(free_port()), NOW)
     assert report.planned == 9 and report.sent == 0 and report.errors
+
+
+def test_the_links_in_a_delivered_digest_work_against_the_running_site(tmp_path):
+    """A digest of 2026-07-01 (papers listed 2026-06-30) goes through SMTP; its preferences link opens the
+    subscriber's page on the real site, and the List-Unsubscribe one-click POST unsubscribes: the next run
+    sends nothing to that address."""
+    import re
+    import urllib.request
+
+    from conftest import corpus_records, write_jsonl
+
+    from paperfeed.core import Paperfeed
+    from paperfeed.ingestion.pipeline import ingest_paths
+    from paperfeed.web import create_app
+    from paperfeed.web.testing import serve_in_thread
+
+    src = write_jsonl(tmp_path / "late.jsonl", corpus_records(400, skip=74300))  # 128 listed 2026-06-30
+    pf = Paperfeed(tmp_path / "late.db")
+    ingest_paths(pf.store, [str(src)])
+    [sid] = subscribe_backdated(pf.store, ["reader@example.org"], ["learning"])
+    with pf.store.write() as conn:
+        conn.execute(update(subscribers).where(subscribers.c.id == sid)
+                     .values(confirmed_at=datetime(2026, 6, 1), created_at=datetime(2026, 6, 1)))
+    now = datetime(2026, 7, 1, 9, 0)
+    sink = Sink()
+    with serve_in_thread(create_app(pf)) as base, smtp_server(sink) as c:
+        settings = MailSettings(port=c.port, timeout=5, sender=f"digests@{DOMAIN}", base_url=base)
+        assert run_due(pf, settings, now).sent == 1
+        [got] = sink.received
+        msg = got.message
+        text = msg.get_body(("plain",)).get_content()
+        manage = re.search(re.escape(base) + r"/subscription\?t=[\w.\-]+", text)
+        assert manage is not None
+        with urllib.request.urlopen(manage.group(0), timeout=10) as r:
+            assert r.status == 200 and "reader@example.org" in r.read().decode()
+        one_click = str(msg["List-Unsubscribe"]).strip()[1:-1]
+        assert one_click.startswith(base + "/unsubscribe?t=")
+        post = urllib.request.Request(one_click, data=str(msg["List-Unsubscribe-Post"]).encode(), method="POST",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(post, timeout=10) as r:
+            assert r.status == 200
+        sub = Subscriptions(pf.store).get(sid)
+        assert sub is not None and sub.status == "unsubscribed"
+        later = run_due(pf, settings, now + timedelta(days=1))
+        assert (later.planned, later.sent) == (0, 0) and len(sink.received) == 1
+    pf.close()
