@@ -239,6 +239,8 @@ def test_scheduler_runs_on_its_interval_and_one_process_at_a_time(pf):
         assert sched.rounds >= 2 and not sched.thread.is_alive()
     assert len(sink.received) == 9 and set(sink.message_ids().values()) == {1}
     assert start_scheduler(pf, {"PAPERFEED_DIGEST_INTERVAL": "0"}) is None
+    assert start_scheduler(pf, {"PAPERFEED_SMTP_SECURITY": "tls13"}) is None  # logged; the site still serves
+    assert start_scheduler(pf, {"PAPERFEED_DIGEST_INTERVAL": "soon"}) is None
     with pytest.raises(ValueError, match="PAPERFEED_DIGEST_INTERVAL"):
         interval_minutes({"PAPERFEED_DIGEST_INTERVAL": "soon"})
     assert interval_minutes({}) == 5

@@ -319,9 +319,16 @@ class DigestScheduler:
 
 
 def start_scheduler(pf: Paperfeed, env: dict[str, str] | None = None) -> DigestScheduler | None:
-    """What `paperfeed serve` calls: start the scheduled runs unless PAPERFEED_DIGEST_INTERVAL=0."""
+    """What `paperfeed serve` calls: start the scheduled runs unless PAPERFEED_DIGEST_INTERVAL=0.  Malformed
+    settings (the interval, PAPERFEED_SMTP_*) leave digests off with an error in the log: the site still serves,
+    as it does when the subscribe form cannot send mail."""
     source = env if env is not None else dict(os.environ)
-    minutes = interval_minutes(source)
+    try:
+        minutes = interval_minutes(source)
+        settings = MailSettings.from_env(source)
+    except ValueError as e:
+        log.error("email digests are off: %s", e)
+        return None
     if minutes <= 0:
         return None
-    return DigestScheduler(pf, MailSettings.from_env(source), minutes).start()
+    return DigestScheduler(pf, settings, minutes).start()
