@@ -48,7 +48,11 @@ class Paperfeed:
         return self.engine.lexical.sync(self.store, progress, rebuild=rebuild)
 
     def embed(self, progress: Progress | None = None, limit: int | None = None) -> int:
-        return self.engine.semantic.embed_missing(self.store, progress, limit)
+        """Embed missing papers; waits while another process (e.g. a server's background embedder) embeds."""
+        from paperfeed.search.background import embed_lock
+
+        with embed_lock(self.db_path):
+            return self.engine.semantic.embed_missing(self.store, progress, limit)
 
     def refresh_vector_index(self, progress: Progress | None = None, rebuild: bool = False) -> int:
         return self.engine.semantic.sync(self.store, progress, rebuild=rebuild)

@@ -258,19 +258,48 @@ def status(format: Annotated[Fmt, typer.Option("--format", "-f", help="json or t
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes (default: one per CPU).")]
+    = None,
+    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Compute missing embeddings in the background "
+                                        "(newest first); also off with PAPERFEED_EMBED_IN_BACKGROUND=0.")] = True,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = False,
 ) -> None:
     """Serve the papers site and its JSON API (docs at /docs).  On an empty database, first ingests
-    the comma-separated files or URLs of $PAPERFEED_SOURCES in the background."""
+    the comma-separated files or URLs of $PAPERFEED_SOURCES in the background; papers without
+    embeddings are embedded in a background process while the site serves (progress on /status)."""
+    import os
+
     import uvicorn
 
+    from paperfeed.search.background import EmbedderProcess, background_enabled
+    from paperfeed.search.embedder import available_cpus
     from paperfeed.web import create_app
-    from paperfeed.web.bootstrap import configured_sources, start_background_ingest
+    from paperfeed.web.bootstrap import WORKERS_ENV, configured_sources, start_background_ingest
 
     pf = _pf()
     pf.refresh_keyword_index()  # catch up before the first request rather than during it
     if start_background_ingest(pf, configured_sources()):
         err.print("empty database: ingesting $PAPERFEED_SOURCES in the background", markup=False)
-    uvicorn.run(create_app(pf), host=host, port=port, log_level="info", proxy_headers=False)
+    from paperfeed.mail.runner import start_scheduler  # `digest run` every $PAPERFEED_DIGEST_INTERVAL min
+
+    start_scheduler(pf)
+    if not embed:
+        os.environ["PAPERFEED_EMBED_IN_BACKGROUND"] = "0"  # the status page (in every worker) says "off"
+    embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
+    n = workers or available_cpus()
+    # uvloop + httptools: the fastest event loop and HTTP parser uvicorn has (both installed with paperfeed).
+    opts = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "proxy_headers": False,
+            "loop": "uvloop", "http": "httptools"}
+    try:
+        if n == 1:
+            uvicorn.run(create_app(pf), **opts)
+        else:  # each worker process builds its own app over the same database (bootstrap.create_worker_app)
+            os.environ["PAPERFEED_DB"] = str(pf.db_path)
+            os.environ[WORKERS_ENV] = str(n)
+            uvicorn.run("paperfeed.web.bootstrap:create_worker_app", factory=True, workers=n, **opts)
+    finally:
+        if embedder is not None:
+            embedder.stop()
 
 
 from paperfeed.cli.digest import digest_app  # noqa: E402  (registers `paperfeed digest ...`)

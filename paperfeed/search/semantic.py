@@ -39,6 +39,9 @@ class SemanticIndex(DerivedIndex):
     def __init__(self, path: Path):
         super().__init__(path, {"model": MODEL_NAME})
         self._vectors = None
+        # The state `seq` of the file this process loaded (or last saved): another process (the
+        # background embedder, another web worker) may save a newer index, which is then reloaded.
+        self._loaded_seq: int | None = None
 
     @property
     def vectors(self):  # type: ignore[no-untyped-def]
@@ -48,6 +51,7 @@ class SemanticIndex(DerivedIndex):
             # the breadth is a search-time setting: an index saved with another one gets today's
 
             self.path.mkdir(parents=True, exist_ok=True)
+            self._loaded_seq = int(self.state().get("seq", -1))  # read before the file: never newer than it
             self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384,
                                              expansion_search=DEFAULT_EXPANSION_SEARCH)
             self._vectors.expansion_search = search_breadth(len(self._vectors))
@@ -90,6 +94,8 @@ class SemanticIndex(DerivedIndex):
         with self.writer_lock():
             target = store.current_seq()
             since = -1 if rebuild else self.applied_seq(store)
+            if since >= 0 and self._vectors is not None and self._loaded_seq != since:
+                self._vectors = None  # another process saved the index since we loaded it: reload
             if since >= target:
                 return 0
             if since < 0:
@@ -109,10 +115,19 @@ class SemanticIndex(DerivedIndex):
             self.vectors.expansion_search = search_breadth(len(self.vectors))
             self.vectors.save()
             self.write_state(store, target)
+            self._loaded_seq = target
             return added
 
+    def reload_if_stale(self, store: Store) -> int:
+        """Drop the loaded index when another process (e.g. the background embedder) saved a newer one,
+        so the next use loads that; returns the applied `seq` on disk."""
+        applied = self.applied_seq(store)
+        if self._vectors is not None and applied >= 0 and applied != self._loaded_seq:
+            self._vectors = None
+        return applied
+
     def ensure_fresh(self, store: Store) -> None:
-        if not self.is_fresh(store):
+        if self.reload_if_stale(store) < store.current_seq():
             self.sync(store)
 
     # -- queries ----------------------------------------------------------------------------------

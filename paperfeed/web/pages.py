@@ -6,7 +6,6 @@ thread pool instead of stalling the event loop.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from paperfeed.search.query import QueryError, _parse_date, parse_query
+from paperfeed.web import status
 from paperfeed.web.context import current_user, error_page, render, web
 from paperfeed.web.highlight import highlight, terms_pattern
 from paperfeed.web.listing import Period, PeriodError, latest_day, list_period, neighbour_days, parse_period
@@ -142,7 +142,4 @@ def paper_page(request: Request, paper_id: str) -> HTMLResponse:
                   similar=w.entries([(r.pk, r.paper) for r in similar], user), title=f"{paper.title} · paperfeed")
 
 
-@router.get("/status", response_class=HTMLResponse, summary="Counts and index freshness")
-def status_page(request: Request) -> HTMLResponse:
-    s = web(request).pf.status()
-    return render(request, "status.html", s=s, d=asdict(s), title="Status · paperfeed")
+router.include_router(status.router)  # /status and /api/status (status.py), without touching app.py
