@@ -113,7 +113,7 @@ def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_lengt
                          categories=[cat] if cat else None)
     except QueryError as e:
         raise HTTPException(400, f"bad query: {e}") from None
-    results = w.pf.engine.search(uq, limit=limit, offset=(p - 1) * limit)
+    results = w.search(uq, limit=limit, offset=(p - 1) * limit)  # cached per store change
     entries = w.entries([(r.pk, r.paper) for r in results], None)
     hits = [paper_out(r.paper, e) | {"score": round(r.score, 6), "match": r.block}
             for r, e in zip(results, entries, strict=True)]

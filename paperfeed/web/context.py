@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,10 @@ from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
 from paperfeed.ranking import trending
 from paperfeed.ranking.community import Community, User
+from paperfeed.search.hybrid import Result
+from paperfeed.search.query import Query
 from paperfeed.web.highlight import snippet
+from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
 from paperfeed.web.settings import WebSettings
 
@@ -55,6 +59,21 @@ class WebState:
         self.community = Community(pf.store)
         self.limiter = RateLimiter(dict(settings.rate_limits))
         self.templates = _templates()
+        self.pages = PageCache()
+        self._searches: PageCache = PageCache(1024)  # result lists, same LRU
+
+    def search(self, uq: Query, limit: int, offset: int = 0) -> list[Result]:
+        """`engine.search`, remembered until the store changes (papers, embeddings: `current_seq`).
+
+        The same searches repeat (feeds, reloads, paging back); results do not depend on votes.
+        """
+        key = (repr(uq), limit, offset, self.pf.store.current_seq())
+        return self._searches.get_or_render(key, lambda: self.pf.engine.search(uq, limit=limit, offset=offset))
+
+    def similar(self, paper_id: str, limit: int) -> list[Result]:
+        """`engine.similar`, remembered until the store changes; raises KeyError for an unknown paper."""
+        key = ("similar", paper_id, limit, self.pf.store.current_seq())
+        return self._searches.get_or_render(key, lambda: self.pf.engine.similar(paper_id, limit))
 
     def entries(self, items: list[tuple[int, Paper]], user: User | None) -> list[Entry]:
         pks = [pk for pk, _ in items]
@@ -103,6 +122,24 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: objec
     user = current_user(request)
     base = {"user": user, "csrf_token": csrf_token(request.session), "q": "", "title": "paperfeed", "feed": None}
     return web(request).templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status_code)
+
+
+def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, dict]]) -> HTMLResponse:
+    """A listing page: for anonymous visitors from the page cache (see pagecache.py), keyed by `key` and
+    the data's version; `build()` returns (template, context) and runs only on a miss or for members."""
+    if isinstance(request.session.get("uid"), int):
+        template, ctx = build()
+        return render(request, template, **ctx)
+    w = web(request)
+
+    def html() -> str:
+        template, ctx = build()
+        base = {"request": request, "user": None, "csrf_token": CSRF_PLACEHOLDER, "q": "", "title": "paperfeed",
+                "feed": None}
+        return w.templates.get_template(template).render({**base, **ctx})
+
+    page = w.pages.get_or_render((*key, *data_version(w.pf.store)), html)
+    return HTMLResponse(page.replace(CSRF_PLACEHOLDER, csrf_token(request.session)))
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:

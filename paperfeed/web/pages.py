@@ -6,6 +6,7 @@ thread pool instead of stalling the event loop.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from paperfeed.search.query import QueryError, _parse_date, parse_query
 from paperfeed.web import status
-from paperfeed.web.context import current_user, error_page, render, web
+from paperfeed.web.context import current_user, error_page, render, render_shared, web
 from paperfeed.web.highlight import highlight, terms_pattern
 from paperfeed.web.listing import Period, PeriodError, latest_day, list_period, neighbour_days, parse_period
 
@@ -62,21 +63,25 @@ def daily(request: Request, day: str | None = None, week: str | None = None, mon
         period = parse_period(day, week, month, latest_day(w.pf.store))
     except PeriodError as e:
         return error_page(request, 400, str(e))
-    size = w.settings.page_size
-    items, total = list_period(w.pf.store, period, size, (p - 1) * size)
-    if period.kind == "day":
-        prev_day, next_day = neighbour_days(w.pf.store, period.start)
-        prev = Period("day", prev_day, prev_day) if prev_day else None
-        nxt = Period("day", next_day, next_day) if next_day else None
-    else:
-        prev, nxt = period.shifted(-1), period.shifted(1)
-    key, value = period.param
-    prev_page, next_page = _page_links({key: value}, p, p * size < total)
-    return render(request, "daily.html", period=period, entries=w.entries(items, current_user(request)),
-                  total=total, prev=prev, next=nxt, prev_page=prev_page, next_page=next_page,
-                  week_of=Period("week", period.start, period.start).param[1],
-                  month_of=f"{period.start:%Y-%m}", title=f"{period.label} · paperfeed",
-                  feed=("daily", urlencode({key: value})))
+
+    def build() -> tuple[str, dict]:
+        size = w.settings.page_size
+        items, total = list_period(w.pf.store, period, size, (p - 1) * size)
+        if period.kind == "day":
+            prev_day, next_day = neighbour_days(w.pf.store, period.start)
+            prev = Period("day", prev_day, prev_day) if prev_day else None
+            nxt = Period("day", next_day, next_day) if next_day else None
+        else:
+            prev, nxt = period.shifted(-1), period.shifted(1)
+        key, value = period.param
+        prev_page, next_page = _page_links({key: value}, p, p * size < total)
+        return "daily.html", dict(
+            period=period, entries=w.entries(items, current_user(request)), total=total, prev=prev, next=nxt,
+            prev_page=prev_page, next_page=next_page, week_of=Period("week", period.start, period.start).param[1],
+            month_of=f"{period.start:%Y-%m}", title=f"{period.label} · paperfeed",
+            feed=("daily", urlencode({key: value})))
+
+    return render_shared(request, ("daily", request.url.path, request.url.query, period, p), build)
 
 
 def search_page(request: Request, q: str, since: str | None, until: str | None, cat: str | None,
@@ -88,7 +93,7 @@ def search_page(request: Request, q: str, since: str | None, until: str | None, 
                          categories=[cat] if cat and cat.strip() else None)
     except QueryError as e:
         return error_page(request, 400, f"Bad query: {e}")
-    results = w.pf.engine.search(uq, limit=size + 1, offset=(p - 1) * size)
+    results = w.search(uq, limit=size + 1, offset=(p - 1) * size)
     has_next = len(results) > size
     results = results[:size]
     entries = w.entries([(r.pk, r.paper) for r in results], current_user(request))
@@ -108,21 +113,28 @@ def trending_page(request: Request, period: Text = "week", p: PageNo = 1) -> HTM
     w = web(request)
     if period not in ("day", "week", "month"):
         return error_page(request, 400, "period must be day, week or month")
-    size = w.settings.page_size
-    pks, total = w.trending(period, size, (p - 1) * size)
-    if total:
-        papers = w.pf.store.get_many(pks)
-        items = [(pk, papers[pk]) for pk in pks if pk in papers]
-        fallback = False
-    else:  # nobody voted in this period: say so and show the newest papers
-        day = latest_day(w.pf.store)
-        items, total = list_period(w.pf.store, Period("day", day, day), size, (p - 1) * size)
-        fallback = True
-    prev_page = f"/papers/trending?period={period}&p={p - 1}" if p > 1 else None
-    next_page = f"/papers/trending?period={period}&p={p + 1}" if p * size < total else None
-    return render(request, "trending.html", period=period, entries=w.entries(items, current_user(request)),
-                  fallback=fallback, prev_page=prev_page, next_page=next_page, title="Trending · paperfeed",
-                  feed=("trending", urlencode({"period": period})))
+
+    def build() -> tuple[str, dict]:
+        size = w.settings.page_size
+        pks, total = w.trending(period, size, (p - 1) * size)
+        if total:
+            papers = w.pf.store.get_many(pks)
+            items = [(pk, papers[pk]) for pk in pks if pk in papers]
+            fallback = False
+        else:  # nobody voted in this period: say so and show the newest papers
+            day = latest_day(w.pf.store)
+            items, total = list_period(w.pf.store, Period("day", day, day), size, (p - 1) * size)
+            fallback = True
+        prev_page = f"/papers/trending?period={period}&p={p - 1}" if p > 1 else None
+        next_page = f"/papers/trending?period={period}&p={p + 1}" if p * size < total else None
+        return "trending.html", dict(
+            period=period, entries=w.entries(items, current_user(request)), fallback=fallback,
+            prev_page=prev_page, next_page=next_page, title="Trending · paperfeed",
+            feed=("trending", urlencode({"period": period})))
+
+    # Scores decay with time, so the ranking is also keyed by the minute.
+    minute = int(time.time() // 60)
+    return render_shared(request, ("trending", request.url.path, request.url.query, period, p, minute), build)
 
 
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse, summary="One paper")
@@ -135,7 +147,7 @@ def paper_page(request: Request, paper_id: str) -> HTMLResponse:
     user = current_user(request)
     entry = w.entries([(pk, paper)], user)[0]
     try:
-        similar = w.pf.engine.similar(paper.id, 6)
+        similar = w.similar(paper.id, 6)
     except KeyError:
         similar = []
     return render(request, "paper.html", item=entry, paper=paper,

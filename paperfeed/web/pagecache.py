@@ -1,0 +1,66 @@
+"""Rendered pages for anonymous visitors, cached until the data under them changes.
+
+A cached page is keyed by its URL plus the store's change counter (`Store.current_seq`: any paper
+or embedding written) and a community version (votes and submissions: their counts and newest
+stamps), so a page is never served stale: the first request after any change renders afresh.
+Pages that rank by time-decayed votes (trending) add the current minute to their key.
+
+Only anonymous visitors share pages: the one per-visitor value in them, the CSRF token of the
+upvote forms, is rendered as a placeholder and filled in per response.  Signed-in members (their
+own upvotes, their name) always get a fresh render.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+
+from paperfeed.store.papers import Store
+from paperfeed.store.schema import submissions, votes
+
+CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in escaped HTML, so the replace is exact
+MAX_PAGES = 512
+T = TypeVar("T")
+
+
+def community_version(store: Store) -> tuple:
+    """Changes whenever a vote or a submission is added or removed (one cheap, indexed query)."""
+    with store.read() as conn:
+        return tuple(conn.execute(select(
+            select(func.count()).select_from(votes).scalar_subquery(),
+            select(func.max(votes.c.created_at)).scalar_subquery(),
+            select(func.count()).select_from(submissions).scalar_subquery(),
+            select(func.max(submissions.c.created_at)).scalar_subquery(),
+        )).one())
+
+
+def data_version(store: Store) -> tuple:
+    """Everything a listing page depends on besides its URL."""
+    return store.current_seq(), *community_version(store)
+
+
+class PageCache:
+    def __init__(self, size: int = MAX_PAGES):
+        self.size = size
+        self._pages: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_render(self, key: Hashable, render: Callable[[], T]) -> T:
+        with self._lock:
+            html = self._pages.get(key)
+            if html is not None:
+                self._pages.move_to_end(key)
+                self.hits += 1
+                return html
+        html = render()  # outside the lock: two concurrent misses both render, and agree
+        with self._lock:
+            self.misses += 1
+            self._pages[key] = html
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return html
