@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
@@ -124,12 +125,16 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: objec
     return web(request).templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status_code)
 
 
-def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, dict]]) -> HTMLResponse:
+async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, dict]]) -> HTMLResponse:
     """A listing page: for anonymous visitors from the page cache (see pagecache.py), keyed by `key` and
-    the data's version; `build()` returns (template, context) and runs only on a miss or for members."""
+    the data's version; `build()` returns (template, context) and runs only on a miss or for members,
+    in the thread pool (it queries and renders)."""
     if isinstance(request.session.get("uid"), int):
-        template, ctx = build()
-        return render(request, template, **ctx)
+        def fresh() -> HTMLResponse:
+            template, ctx = build()
+            return render(request, template, **ctx)
+
+        return await run_in_threadpool(fresh)
     w = web(request)
 
     def html() -> str:
@@ -138,7 +143,10 @@ def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, d
                 "feed": None}
         return w.templates.get_template(template).render({**base, **ctx})
 
-    page = w.pages.get_or_render((*key, *data_version(w.pf.store)), html)
+    full_key = (*key, *data_version(w.pf.store))
+    page = w.pages.peek(full_key)
+    if page is None:
+        page = await run_in_threadpool(w.pages.get_or_render, full_key, html)
     return HTMLResponse(page.replace(CSRF_PLACEHOLDER, csrf_token(request.session)))
 
 

@@ -50,6 +50,15 @@ class PageCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The cached value, or None (no rendering)."""
+        with self._lock:
+            value = self._pages.get(key)
+            if value is not None:
+                self._pages.move_to_end(key)
+                self.hits += 1
+            return value
+
     def get_or_render(self, key: Hashable, render: Callable[[], T]) -> T:
         with self._lock:
             html = self._pages.get(key)
