@@ -55,6 +55,7 @@ def test_a_vote_shows_at_once_on_cached_pages(site):
         page = anon.get("/papers").text
         pid = first_id(page)
         before = count_of(page, pid)
+        assert f'<span class="count">{before}</span>' in anon.get(f"/papers/{pid}").text  # now cached
         assert anon.get("/papers/trending?period=day").text.count("No upvotes in the past day") == 1
         tok = _CSRF.search(member.get("/signup").text).group(1)
         assert member.post("/signup", data={"email": "cache@example.org", "password": PASSWORD,
@@ -64,6 +65,7 @@ def test_a_vote_shows_at_once_on_cached_pages(site):
         assert r.status_code == 303, r.text
         assert member.get(f"/api/papers/{pid}").json()["upvotes"] == before + 1, r.headers
         assert count_of(anon.get("/papers").text, pid) == before + 1
+        assert f'<span class="count">{before + 1}</span>' in anon.get(f"/papers/{pid}").text
         trending = anon.get("/papers/trending?period=day").text
         assert "No upvotes in the past day" not in trending and first_id(trending) == pid
         assert 'aria-pressed="true"' in member.get("/papers").text  # members' own view is never shared

@@ -60,7 +60,8 @@ class WebState:
         self.community = Community(pf.store)
         self.limiter = RateLimiter(dict(settings.rate_limits))
         self.templates = _templates()
-        self.pages = PageCache()
+        self.pages = PageCache()  # listing pages
+        self.paper_pages = PageCache(2048)  # apart, so a crawl over papers cannot push out the lists
         self._searches: PageCache = PageCache(1024)  # result lists, same LRU
 
     def search(self, uq: Query, limit: int, offset: int = 0) -> list[Result]:
@@ -125,7 +126,8 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: objec
     return web(request).templates.TemplateResponse(request, template, {**base, **ctx}, status_code=status_code)
 
 
-async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, dict]]) -> HTMLResponse:
+async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[str, dict]],
+                        cache: PageCache | None = None) -> HTMLResponse:
     """A listing page: for anonymous visitors from the page cache (see pagecache.py), keyed by `key` and
     the data's version; `build()` returns (template, context) and runs only on a miss or for members,
     in the thread pool (it queries and renders)."""
@@ -143,10 +145,11 @@ async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[
                 "feed": None}
         return w.templates.get_template(template).render({**base, **ctx})
 
+    pages = cache or w.pages
     full_key = (*key, *data_version(w.pf.store))
-    page = w.pages.peek(full_key)
+    page = pages.peek(full_key)
     if page is None:
-        page = await run_in_threadpool(w.pages.get_or_render, full_key, html)
+        page = await run_in_threadpool(pages.get_or_render, full_key, html)
     return HTMLResponse(page.replace(CSRF_PLACEHOLDER, csrf_token(request.session)))
 
 

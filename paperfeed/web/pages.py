@@ -140,21 +140,32 @@ async def trending_page(request: Request, period: Text = "week", p: PageNo = 1) 
     return await render_shared(request, ("trending", request.url.path, request.url.query, period, p, minute), build)
 
 
+class _NoSuchPaper(LookupError):
+    pass
+
+
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse, summary="One paper")
-def paper_page(request: Request, paper_id: str) -> HTMLResponse:
+async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
     w = web(request)
-    paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
-    pk = w.pf.store.pk_of(paper.id) if paper else None
-    if paper is None or pk is None:
-        return error_page(request, 404, f"No paper with id {paper_id[:100]!r}.")
-    user = current_user(request)
-    entry = w.entries([(pk, paper)], user)[0]
+
+    def build() -> tuple[str, dict]:
+        paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
+        pk = w.pf.store.pk_of(paper.id) if paper else None
+        if paper is None or pk is None:
+            raise _NoSuchPaper
+        user = current_user(request)
+        entry = w.entries([(pk, paper)], user)[0]
+        try:
+            similar = w.similar(paper.id, 6)
+        except KeyError:
+            similar = []
+        return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
+                                  title=f"{paper.title} · paperfeed")
+
     try:
-        similar = w.similar(paper.id, 6)
-    except KeyError:
-        similar = []
-    return render(request, "paper.html", item=entry, paper=paper,
-                  similar=w.entries([(r.pk, r.paper) for r in similar], user), title=f"{paper.title} · paperfeed")
+        return await render_shared(request, ("paper", request.url.path), build, w.paper_pages)
+    except _NoSuchPaper:
+        return error_page(request, 404, f"No paper with id {paper_id[:100]!r}.")
 
 
 router.include_router(status.router)  # /status and /api/status (status.py), without touching app.py
