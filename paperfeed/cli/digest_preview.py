@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import typer
 
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+from paperfeed.cli.common import UserError, mail_settings, open_core, parse_instant
 
 
 def preview(
@@ -22,38 +17,22 @@ def preview(
 ) -> None:
     """Print the next digest EMAIL will receive, exactly as it will be built, without sending or
     recording anything."""
-    from paperfeed.core import Paperfeed
     from paperfeed.mail.digest import next_digest
     from paperfeed.mail.links import Links
     from paperfeed.mail.model import message_id
     from paperfeed.mail.render import render_message
-    from paperfeed.mail.settings import MailSettings
     from paperfeed.mail.subscriptions import Subscriptions, utcnow
     from paperfeed.store.secret import site_secret
 
     if fmt not in ("text", "html", "eml"):
-        raise _fail(f"--format must be text, html or eml, not {fmt!r}")
-    when = utcnow()
-    if now is not None:
-        try:
-            when = datetime.fromisoformat(now)
-        except ValueError:
-            raise _fail(f"--now {now!r} is not an ISO date-time (e.g. 2026-06-02T09:00)") from None
-        if when.tzinfo is not None:
-            when = when.astimezone(UTC).replace(tzinfo=None)
-    try:
-        settings = MailSettings.from_env()
-    except ValueError as e:
-        raise _fail(f"mail settings: {e}") from None
-    db = ctx.find_root().params.get("db")
-    try:
-        pf = Paperfeed(db)
-    except Exception as e:  # noqa: BLE001 - not a database, unwritable directory: one line
-        raise _fail(f"cannot open database {db or ''}: {e}") from None
+        raise UserError(f"--format must be text, html or eml, not {fmt!r}")
+    when = parse_instant(now) or utcnow()
+    settings = mail_settings()
+    pf = open_core(ctx.find_root().params.get("db"))
     try:
         sub = Subscriptions(pf.store).by_email(email)
         if sub is None:
-            raise _fail(f"no subscriber with the address {email.strip()!r}")
+            raise UserError(f"no subscriber with the address {email.strip()!r}")
         digest = next_digest(pf, sub, when)
         msg = render_message(digest, settings, Links(site_secret(pf.store), settings.base_url),
                              message_id=message_id(sub.id, digest.period.key, settings.mail_domain),

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import typer
 
+from paperfeed.cli.common import UserError, mail_settings, open_core
 from paperfeed.mail.subscriptions import Follow, Prefs, SubscriptionError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 def _checked(email: str, searches: list[str], authors: list[str], categories: list[str], frequency: str,
@@ -50,23 +46,17 @@ def subscribe(
     send: bool = typer.Option(True, "--send/--no-send", help="Mail the confirmation link (when not --confirm)."),
 ) -> None:
     """Subscribe EMAIL to the digest; for an existing subscriber, apply these preferences and add the follows."""
-    from paperfeed.core import Paperfeed
     from paperfeed.mail.confirm_mail import MailNotSent, render_confirmation, send_message
     from paperfeed.mail.links import Links
-    from paperfeed.mail.settings import MailSettings
     from paperfeed.mail.subscriptions import Subscriptions
     from paperfeed.store.secret import site_secret
 
     try:
         email, prefs, follows = _checked(email, search, author, category, frequency, day, hour, timezone)
-        settings = MailSettings.from_env()
     except (SubscriptionError, ValueError) as e:
-        raise _fail(str(e)) from None
-    db = ctx.find_root().params.get("db")
-    try:
-        pf = Paperfeed(db)
-    except Exception as e:  # noqa: BLE001 - not a database, unwritable directory: one line
-        raise _fail(f"cannot open database {db or ''}: {e}") from None
+        raise UserError(str(e)) from None
+    settings = mail_settings()
+    pf = open_core(ctx.find_root().params.get("db"))
     try:
         subs = Subscriptions(pf.store)
         sub, created = subs.subscribe(email, prefs, follows_=follows)
@@ -89,6 +79,6 @@ def subscribe(
                     typer.echo(f"warning: the confirmation email was not sent ({e}); pass the link on yourself",
                                err=True)
     except SubscriptionError as e:  # e.g. too many follows on an existing subscriber
-        raise _fail(str(e)) from None
+        raise UserError(str(e)) from None
     finally:
         pf.close()

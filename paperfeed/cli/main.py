@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from paperfeed.cli import render
+from paperfeed.cli.common import UserError, open_core
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,10 +27,6 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
-
-
-class UserError(Exception):
-    """Anything the user can fix: printed as one line, exit code 1."""
 
 
 class Fmt(StrEnum):
@@ -54,12 +51,7 @@ def _root(db: Annotated[Path | None, typer.Option("--db", envvar="PAPERFEED_DB",
 
 def _pf():  # type: ignore[no-untyped-def]
     if "pf" not in _state:
-        from paperfeed.core import Paperfeed
-
-        try:
-            _state["pf"] = Paperfeed(_state.get("db"))
-        except Exception as e:  # noqa: BLE001 - e.g. not a database, unwritable directory
-            raise UserError(f"cannot open database {_state.get('db') or ''}: {e}") from None
+        _state["pf"] = open_core(_state.get("db"))
     return _state["pf"]
 
 
@@ -315,7 +307,7 @@ def main() -> None:
     try:
         app()
     except (UserError, IngestError, QueryError) as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
+        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)  # one line, however long
         sys.exit(1)
     finally:
         pf = _state.get("pf")
