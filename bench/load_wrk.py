@@ -173,6 +173,8 @@ def main() -> None:
     ap.add_argument("--embed", action="store_true", help="leave background embedding on")
     ap.add_argument("--only", nargs="*", help="run only these targets (daily trending search paper)")
     ap.add_argument("--tag", default="", help="suffix for the output files")
+    ap.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured wrk load before each measured "
+                    "run, so every worker process has filled its caches (0: measure from cold)")
     args = ap.parse_args()
 
     port = free_port()
@@ -199,6 +201,8 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             warm(base, rotate[: min(len(rotate), 20)] if rotate else [path])
+            if args.warmup:
+                run_wrk(base + path, args.threads, args.connections, args.warmup, rotate)
             r = run_wrk(base + path, args.threads, args.connections, args.duration, rotate)
             results[name] = r
             print(f"{name:9s} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
@@ -214,9 +218,9 @@ def main() -> None:
         n_papers = con.execute("select count(*) from papers").fetchone()[0]
     facts = {"machine": machine(), "papers": n_papers, "workers": args.workers or "default",
              "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s --latency",
-             "queries": args.queries, "load_avg_before": os.getloadavg()}
+             "queries": args.queries, "warmup_s": args.warmup, "load_avg_before": os.getloadavg()}
     print(f"\n{facts['machine']}; {n_papers:,} papers; serve --workers {facts['workers']}; wrk {facts['wrk']}; "
-          f"{args.queries} search queries rotated")
+          f"{args.queries} search queries rotated; {args.warmup} s warm-up per target")
     print(f"| {'endpoint':9s} | {'req/s':>9s} | {'p50 ms':>7s} | {'p99 ms':>7s} | {'errors':>6s} |")
     print(f"|{'-' * 11}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
     for name, r in results.items():

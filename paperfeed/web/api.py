@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from paperfeed.models import Paper
 from paperfeed.search.query import QueryError, parse_query
-from paperfeed.web.context import Entry, current_user, web
+from paperfeed.web.context import Entry, cached_json, current_user, web
 from paperfeed.web.listing import PeriodError, latest_day, list_period, parse_period, period_pks
 from paperfeed.web.pages import MAX_PARAM, parse_day
 
@@ -104,20 +104,24 @@ def paper_out(p: Paper, e: Entry) -> dict:
 
 @router.get("/papers/search", response_model=SearchOut, summary="Search papers (same ranking as the CLI)",
             responses=error_responses(400))
-def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
-               limit: Limit = 20, p: PageNo = 1, since: Bound = None, until: Bound = None,
-               cat: Text = None) -> dict:
+async def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
+                     limit: Limit = 20, p: PageNo = 1, since: Bound = None, until: Bound = None,
+                     cat: Text = None) -> Response:
     w = web(request)
     try:
         uq = parse_query(q, since=parse_day(since, "since"), until=parse_day(until, "until"),
                          categories=[cat] if cat else None)
     except QueryError as e:
         raise HTTPException(400, f"bad query: {e}") from None
-    results = w.search(uq, limit=limit, offset=(p - 1) * limit)  # cached per store change
-    entries = w.entries([(r.pk, r.paper) for r in results], None)
-    hits = [paper_out(r.paper, e) | {"score": round(r.score, 6), "match": r.block}
-            for r, e in zip(results, entries, strict=True)]
-    return {"query": q, "page": p, "limit": limit, "results": hits}
+
+    def build() -> SearchOut:
+        results = w.search(uq, limit=limit, offset=(p - 1) * limit)
+        entries = w.entries([(r.pk, r.paper) for r in results], None)
+        hits = [paper_out(r.paper, e) | {"score": round(r.score, 6), "match": r.block}
+                for r, e in zip(results, entries, strict=True)]
+        return SearchOut.model_validate({"query": q, "page": p, "limit": limit, "results": hits})
+
+    return await cached_json(request, ("search", q, repr(uq), limit, p), build)
 
 
 @router.get("/papers/{paper_id:path}/similar", response_model=list[PaperOut], summary="Papers like this one",

@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core import Paperfeed
@@ -63,6 +64,7 @@ class WebState:
         self.pages = PageCache()  # listing pages
         self.paper_pages = PageCache(2048)  # apart, so a crawl over papers cannot push out the lists
         self._searches: PageCache = PageCache(1024)  # result lists, same LRU
+        self.api_bodies = PageCache(1024)  # JSON bodies of anonymous API reads (see `cached_json`)
 
     def search(self, uq: Query, limit: int, offset: int = 0) -> list[Result]:
         """`engine.search`, remembered until the store changes (papers, embeddings: `current_seq`).
@@ -151,6 +153,20 @@ async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[
     if page is None:
         page = await run_in_threadpool(pages.get_or_render, full_key, html)
     return HTMLResponse(page.replace(CSRF_PLACEHOLDER, csrf_token(request.session)))
+
+
+async def cached_json(request: Request, key: tuple, build: Callable[[], BaseModel]) -> Response:
+    """A JSON read that is the same for every caller (no per-user field): its serialised body is cached
+    under `key` and the data's version, like the listing pages, so a hit costs one version query and no
+    thread-pool hop.  `build()` (queries, search) runs in the thread pool on a miss; the body is what
+    FastAPI would have produced from the same response model."""
+    w = web(request)
+    full_key = (*key, *data_version(w.pf.store))
+    body = w.api_bodies.peek(full_key)
+    if body is None:
+        body = await run_in_threadpool(w.api_bodies.get_or_render, full_key,
+                                       lambda: build().model_dump_json().encode())
+    return Response(body, media_type="application/json")
 
 
 def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
