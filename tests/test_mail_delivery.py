@@ -306,3 +306,20 @@ def test_the_links_in_a_delivered_digest_work_against_the_running_site(tmp_path)
         later = run_due(pf, settings, now + timedelta(days=1))
         assert (later.planned, later.sent) == (0, 0) and len(sink.received) == 1
     pf.close()
+
+
+def test_sending_spreads_over_processes_only_when_many_digests_are_owed(tmp_path, monkeypatch):
+    from paperfeed.mail import runner
+
+    store = make_store(tmp_path / "auto.db")
+    subs = add_subscribers(store, [f"auto{i}@example.org" for i in range(6)])
+    ledger = Ledger(store)
+    ledger.plan(digests_for(store, subs), DOMAIN, NOW)
+    monkeypatch.setattr(runner, "PARALLEL_FROM", 7)
+    assert runner.auto_processes(ledger) == 1  # 6 owed: one process
+    monkeypatch.setattr(runner, "PARALLEL_FROM", 6)
+    monkeypatch.setattr("paperfeed.search.embedder.available_cpus", lambda: 2)
+    assert runner.auto_processes(ledger) == 2  # enough owed: one per core
+    monkeypatch.setattr("paperfeed.search.embedder.available_cpus", lambda: 1)
+    assert runner.auto_processes(ledger) == 1  # one core: no point
+    store.close()

@@ -16,8 +16,8 @@ def run(
     now: str | None = typer.Option(None, "--now", help="Act as if it were this instant (ISO, UTC), e.g. "
                                    "2026-06-02T09:00; default: now."),
     connections: int = typer.Option(1, "--connections", min=1, max=16, help="SMTP connections per process."),
-    processes: int = typer.Option(1, "--processes", min=1, max=16, help="Sending processes (rendering is "
-                                  "CPU-bound: use about one per core for large runs)."),
+    processes: int = typer.Option(0, "--processes", min=0, max=16, help="Sending processes (rendering is "
+                                  "CPU-bound); 0: one per core when 1,000 or more digests are owed, else one."),
 ) -> None:
     """Build and send every digest that is due; print what happened.  SMTP settings come from the
     PAPERFEED_SMTP_* environment variables (see `paperfeed/mail/settings.py`)."""
@@ -28,7 +28,7 @@ def run(
     when = parse_instant(now)
     pf = open_core(ctx.find_root().params.get("db"))
     try:
-        report = run_due(pf, settings, when, connections=connections, processes=processes)
+        report = run_due(pf, settings, when, connections=connections, processes=processes or None)
     except SmtpConfigError as e:
         raise UserError(str(e)) from None
     finally:
