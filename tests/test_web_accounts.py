@@ -219,6 +219,9 @@ def test_submit_a_paper_to_a_day(base, pf):
         assert pf.store.get(FETCHABLE).authors == ["Ada Lovelace"]
         bad = c.post("/submit", data={"paper": "hello", "day": "2025-10-02", "csrf_token": token})
         assert bad.status_code == 400
+        for far in ("0001-01-01", "9999-12-31", "1991-08-13"):  # days no list can show
+            r = c.post("/submit", data={"paper": pid, "day": far, "csrf_token": token})
+            assert r.status_code == 400 and f"Day {far} has no list" in r.text and f'value="{far}"' in r.text
         assert "2025-10-02" in c.get("/profile").text
         d = c.get("/api/daily_papers", params={"date": "2025-10-02"}).json()
         assert {x["id"] for x in d["papers"]} == {pid, FETCHABLE}
@@ -269,6 +272,8 @@ def test_api_tokens_upvote_and_submit(base, pf):
         r = api.post("/api/submissions", headers=auth, json={"paper": FETCHABLE, "day": "2025-10-06"})
         assert r.status_code == 201 and r.json()["id"] == FETCHABLE
         assert api.post("/api/submissions", headers=auth, json={"paper": "nonsense"}).status_code == 400
+        far = api.post("/api/submissions", headers=auth, json={"paper": pid, "day": "9999-12-31"})
+        assert far.status_code == 400 and "has no list" in far.json()["detail"]
         for body in ({"paper": pid, "day": "2025-02-30"}, {}, [], {"paper": "x" * 600}):
             r = api.post("/api/submissions", headers=auth, json=body)
             assert r.status_code == 422 and "detail" in r.json(), body

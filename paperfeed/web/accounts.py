@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperfeed.models import normalise_arxiv_id
 from paperfeed.web.context import client_key, current_user, error_page, render, web
 from paperfeed.web.fetch import find_or_fetch
-from paperfeed.web.listing import latest_day
+from paperfeed.web.listing import latest_day, submission_day_problem
 from paperfeed.web.security import csrf_ok, hash_password, needs_rehash, verify_password
 
 router = APIRouter(include_in_schema=False)
@@ -148,6 +148,8 @@ def submit(request: Request, paper: str = Form("", max_length=500), day: str = F
         the_day = date.fromisoformat(day.strip()) if day.strip() else latest_day(w.pf.store)
     except ValueError:
         return again("Give the day as YYYY-MM-DD.")
+    if (problem := submission_day_problem(the_day)) is not None:
+        return again(problem[0].upper() + problem[1:] + ".")
     aid = normalise_arxiv_id(paper)
     if aid is None:
         return again("Give an arXiv id (2503.11731) or an arxiv.org link.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
@@ -99,6 +99,19 @@ def _parse_one(kind: str, value: str) -> Period:
     if not m:
         raise ValueError
     return month_period(int(m.group(1)), int(m.group(2)))
+
+
+ARXIV_FIRST_DAY = date(1991, 8, 14)  # arXiv's first day: no list can be older
+
+
+def submission_day_problem(day: date, today: date | None = None) -> str | None:
+    """Why `day` cannot take submissions, or None.  A day's list exists from arXiv's first day to
+    tomorrow (UTC; a submitter ahead of UTC may already be on it): anything else would make a list
+    that no page can show."""
+    today = today or datetime.now(UTC).date()
+    if not ARXIV_FIRST_DAY <= day <= today + timedelta(days=1):
+        return f"day {day.isoformat()} has no list: give a day from {ARXIV_FIRST_DAY.isoformat()} to tomorrow"
+    return None
 
 
 def latest_day(store: Store) -> date:

@@ -21,7 +21,7 @@ from paperfeed.web.accounts import _guard, _need_login
 from paperfeed.web.api import error_responses
 from paperfeed.web.context import client_key, current_user, render, web
 from paperfeed.web.fetch import find_or_fetch
-from paperfeed.web.listing import latest_day
+from paperfeed.web.listing import latest_day, submission_day_problem
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
@@ -125,6 +125,8 @@ def api_submit(request: Request, body: SubmissionIn, user: Annotated[User, Depen
     if paper is None or pk is None:
         raise HTTPException(404, problem or f"arXiv {aid} is not available")
     day = body.day or latest_day(w.pf.store)
+    if (problem := submission_day_problem(day)) is not None:
+        raise HTTPException(400, problem)
     if not w.community.submit(user.id, pk, day):
         raise HTTPException(409, f"arXiv {aid} is already on the list of {day.isoformat()}")
     return {"id": paper.id, "day": day}
