@@ -236,3 +236,15 @@ def test_feeds_rss_and_atom(client, pf):
                 "/feeds/trending.rss?period=year"):
         r = client.get(bad)
         assert 400 <= r.status_code < 500 and "detail" in r.json(), bad
+
+
+def test_the_main_navigation_marks_the_page_you_are_on(client):
+    def current(path: str) -> list[str]:
+        nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', client.get(path).text, re.S).group(1)
+        return re.findall(r'<a href="([^"]+)" aria-current="page">', nav)
+
+    assert current("/papers") == ["/papers"]
+    assert current("/papers/trending") == ["/papers/trending"]
+    assert current("/status") == ["/status"]
+    assert current("/papers?q=graph") == []  # a search is not the daily list
+    assert current("/papers/2999.00001") == []  # an error page marks nothing
