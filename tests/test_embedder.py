@@ -220,28 +220,3 @@ def test_query_path_matches_the_batch_path(embedder) -> None:  # type: ignore[no
         q = embedder._encode_one(t)
         assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-5
         assert float(np.dot(q, ref)) > 0.99999
-
-
-def test_queries_go_through_onnx_runtime_exported_here_and_torch_remains(embedder, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The ONNX graph is exported from the packaged weights into the cache dir (no download), checked
-    against torch, and used; with PAPERFEED_QUERY_ENCODER=torch, or a corrupt graph, torch answers."""
-    from paperfeed.search import onnx_query
-
-    monkeypatch.setenv("PAPERFEED_CACHE", str(tmp_path / "cache"))
-    fresh = onnx_query.load(embedder._model, embedder.model_id, embedder.max_seq_length, embedder._encode_one_torch)
-    assert fresh is not None
-    graph = onnx_query.graph_path(embedder.model_id)
-    assert graph.parent == tmp_path / "cache" and graph.stat().st_size > 50_000_000
-    assert not [p for p in graph.parent.iterdir() if p.name.endswith(".tmp")]  # written by rename
-    for q in ("retrieval augmented generation", "Über-long " * 400):
-        assert float(fresh.encode(q) @ embedder._encode_one_torch(q)) > 0.99999
-
-    monkeypatch.setenv("PAPERFEED_QUERY_ENCODER", "torch")
-    assert onnx_query.load(embedder._model, embedder.model_id, embedder.max_seq_length,
-                           embedder._encode_one_torch) is None
-    monkeypatch.setenv("PAPERFEED_QUERY_ENCODER", "onnx")
-    graph.write_bytes(b"not an onnx graph")
-    assert onnx_query.load(embedder._model, embedder.model_id, embedder.max_seq_length,
-                           embedder._encode_one_torch) is None
-    embedder.embed_query("warm")  # the shared embedder has chosen its path by now
-    assert embedder.query_backend == "onnx"

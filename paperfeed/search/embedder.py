@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -128,9 +128,6 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_size = query_cache_size
-        self._onnx: Any = None  # the ONNX Runtime query path (onnx_query.py), loaded at the first query
-        self._onnx_tried = False
-        self._onnx_lock = threading.Lock()
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Token count of each text as the model will see it (special tokens included, capped).
@@ -221,24 +218,6 @@ class Embedder:
         return vec.copy()
 
     def _encode_one(self, text: str) -> np.ndarray:
-        """One query's vector: through ONNX Runtime when it agrees with torch (see onnx_query.py), else torch."""
-        if not self._onnx_tried:
-            with self._onnx_lock:
-                if not self._onnx_tried:
-                    from paperfeed.search import onnx_query
-
-                    self._onnx = onnx_query.load(self._model, self.model_id, self.max_seq_length,
-                                                 self._encode_one_torch)
-                    self._onnx_tried = True
-        if self._onnx is not None:
-            return self._onnx.encode(text)
-        return self._encode_one_torch(text)
-
-    @property
-    def query_backend(self) -> str:
-        return "onnx" if self._onnx is not None else "torch"
-
-    def _encode_one_torch(self, text: str) -> np.ndarray:
         """One short text straight through the transformer, mean pooling and normalisation.
 
         The same three steps as the model's sentence-transformers pipeline (modules.json:
