@@ -60,12 +60,9 @@ class PageCache:
             return value
 
     def get_or_render(self, key: Hashable, render: Callable[[], T]) -> T:
-        with self._lock:
-            html = self._pages.get(key)
-            if html is not None:
-                self._pages.move_to_end(key)
-                self.hits += 1
-                return html
+        html = self.peek(key)
+        if html is not None:
+            return html
         html = render()  # outside the lock: two concurrent misses both render, and agree
         with self._lock:
             self.misses += 1
