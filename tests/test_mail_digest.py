@@ -184,3 +184,11 @@ def test_digest_build_does_not_write(world):
     assert DigestBuilder(pf).build(s, DAY).picks
     with pf.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(digests)).scalar() == before
+
+
+def test_a_saved_search_is_quoted_once_in_its_reason():
+    from paperfeed.mail.digest import quoted
+
+    assert quoted("graph neural") == '"graph neural"'
+    assert quoted('"gaussian splatting"') == '"gaussian splatting"'  # one phrase: not ""…""
+    assert quoted('"gaussian splatting" -survey') == '\u201c"gaussian splatting" -survey\u201d'

@@ -129,6 +129,14 @@ def stored_vectors(store: Store, pks: Sequence[int]) -> dict[int, np.ndarray]:
 # -- everything about one window that does not depend on the subscriber --------------------------------------
 
 
+
+def quoted(query: str) -> str:
+    """A saved search as a reason shows it: in quotes, unless it is one quoted phrase already
+    (`"gaussian splatting"`, not `""gaussian splatting""`); typographic quotes when it holds some."""
+    if query.startswith('"') and query.endswith('"') and query.count('"') == 2:
+        return query
+    return f"\u201c{query}\u201d" if '"' in query else f'"{query}"'
+
 class WindowText(LexicalIndex):
     """The keyword index of one window's papers, in memory: the same schema, analyzers and query
     building as the site's search, so a saved search means the same thing here."""
@@ -284,7 +292,7 @@ def compose(sub: Subscriber, period: Period, w: Window, follows: Sequence[Follow
                 chosen.append((pk, f"trending: {_plural(n, 'upvote')} in this period"))
         add("trending", chosen)
     if "searches" in wanted:
-        srcs = [(w.search(f.value), f'matches your search "{f.value}"') for f in follows if f.kind == "search"]
+        srcs = [(w.search(f.value), f"matches your search {quoted(f.value)}") for f in follows if f.kind == "search"]
         add("searches", _round_robin(srcs, taken, SECTION_CAP))
     if "follows" in wanted:
         srcs = []
