@@ -35,6 +35,7 @@ from paperfeed.store.papers import Store
 
 RRF_K = 60
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperfeed-embed")
+_ANN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperfeed-ann")
 # "Similar papers" compares a whole paper with others, where meaning is the stronger signal:
 # semantic rank counts twice, and the more-like-this query keeps a paper's 64 most telling words.
 # Chosen on CSFCube (bench/relevance_csfcube.py; no separate tuning set exists): NDCG@20 0.584 with
@@ -117,31 +118,38 @@ class SearchEngine:
             self.semantic.ensure_fresh(self.store)
         k = max(CANDIDATES, offset + limit)  # fixed, so every page ranks the same candidates
 
-        # The query embedding (torch, which releases the GIL) runs beside the keyword queries.
+        # The query embedding (torch, which releases the GIL) runs beside the keyword queries, and the
+        # nearest-neighbour search that needs it beside the costliest keyword query (any term), so on two
+        # cores the two slowest steps overlap instead of adding up.  Separate pools: an ANN task waits for
+        # an embedding task, never the other way round, so concurrent searches cannot deadlock them.
         pending_vec = _POOL.submit(self._embed_query, uq.free_text) if mode != "keyword" else None
         blocks: list[dict[int, float]] = [{}, {}, {}]
+        lx = self.lexical
         if mode != "semantic":
-            lx = self.lexical
             phrase = {h.pk: h.score for h in lx.search(lx.build(uq, "phrase"), k)}
             conj = {h.pk: h.score for h in lx.search(lx.build(uq, "and"), k) if h.pk not in phrase}
             blocks[0], blocks[1] = phrase, conj
-            # Partial keyword matches only matter when the literal blocks do not fill the page; the
-            # any-term query is the costliest one (it scores every paper with any word), so skip it then.
-            if mode == "hybrid" and len(phrase) + len(conj) < offset + limit:
-                blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
-                             if h.pk not in phrase and h.pk not in conj}
-        sims: dict[int, float] = {}
-        vec = pending_vec.result() if pending_vec is not None else None
         # Neighbours by meaning only land in the "related" block: when the literal blocks fill the
         # page they cannot show, so the ANN search is skipped (literal matches still get their exact
-        # cosine below, for the fusion inside their blocks).
-        if vec is not None and (mode == "semantic" or len(blocks[0]) + len(blocks[1]) < offset + limit):
-            sims = self._semantic_candidates(vec, uq, k)
-            if mode == "semantic":
-                blocks = [{}, {}, {}]
-            for pk in sims:
-                if pk not in blocks[0] and pk not in blocks[1]:
-                    blocks[2].setdefault(pk, float("-inf"))  # no keyword score: no keyword rank
+        # cosine below, for the fusion inside their blocks).  So is the any-term keyword query, which
+        # scores every paper holding any word of the query.
+        related_needed = mode == "semantic" or len(blocks[0]) + len(blocks[1]) < offset + limit
+
+        def neighbours() -> dict[int, float]:
+            v = pending_vec.result() if pending_vec is not None else None
+            return self._semantic_candidates(v, uq, k) if v is not None else {}
+
+        pending_sims = _ANN_POOL.submit(neighbours) if pending_vec is not None and related_needed else None
+        if mode == "hybrid" and related_needed:
+            blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
+                         if h.pk not in blocks[0] and h.pk not in blocks[1]}
+        sims: dict[int, float] = pending_sims.result() if pending_sims is not None else {}
+        vec = pending_vec.result() if pending_vec is not None else None
+        if mode == "semantic":
+            blocks = [{}, {}, {}]
+        for pk in sims:
+            if pk not in blocks[0] and pk not in blocks[1]:
+                blocks[2].setdefault(pk, float("-inf"))  # no keyword score: no keyword rank
 
         # exact cosine for every candidate, so the semantic rank covers literal matches too
         if vec is not None:
