@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
-
-from dataclasses import replace
 
 import httpx
 import pytest

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.models import new_paper
 from paperfeed.ranking.community import Community
-from paperfeed.store.accounts import AccountStore
 from paperfeed.store import schema
+from paperfeed.store.accounts import AccountStore
 from paperfeed.store.engine import _alembic_config, sqlite_engine
 from paperfeed.store.papers import Store
 
