@@ -181,3 +181,17 @@ def test_token_scopes_and_expiry(base, pf):
         assert r.status_code == 401 and "expired" in r.json()["detail"] and "www-authenticate" in r.headers
     spec = httpx.get(base + "/openapi.json").json()
     assert "403" in spec["paths"]["/api/submissions"]["post"]["responses"]
+
+
+def test_dead_sessions_are_purged(pf):
+    from paperfeed.accounts.sessions import SessionPolicy
+    from paperfeed.store.accounts import AccountStore
+
+    acc = AccountStore(pf.store)
+    uid = verified_member(pf.store, "purge@example.org").id
+    policy = SessionPolicy(acc, absolute=timedelta(days=30))
+    live, revoked = policy.start(uid), policy.start(uid)
+    policy.end(revoked)
+    assert acc.purge_sessions(utcnow() - timedelta(days=30), utcnow() - timedelta(days=1)) == 0  # too recent
+    n = acc.purge_sessions(utcnow() - timedelta(days=30), utcnow() + timedelta(seconds=1))
+    assert n >= 1 and policy.user(revoked) is None and policy.user(live) is not None

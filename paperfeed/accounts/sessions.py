@@ -10,6 +10,7 @@ as a member does not turn every request into a write.
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from paperfeed.store.accounts import AccountStore, User, secret_hash, utcnow
 
 TOUCH_EVERY = timedelta(minutes=1)
+PURGE_EVERY = 50  # one log-in in this many also deletes dead session rows, so the table stays small
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class SessionPolicy:
         """A new session for the user: the id to put in the cookie (only its hash is stored)."""
         sid = secrets.token_urlsafe(32)
         self.accounts.create_session(user_id, secret_hash(sid), user_agent)
+        if random.randrange(PURGE_EVERY) == 0:
+            now = utcnow()
+            self.accounts.purge_sessions(now - self.absolute, now - timedelta(days=1))
         return sid
 
     def user(self, sid: str, now: datetime | None = None) -> User | None:

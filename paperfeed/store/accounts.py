@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.store.papers import Store
@@ -162,6 +162,12 @@ class AccountStore:
             q = q.where(sessions.c.id_hash != keep)
         with self.store.write() as conn:
             return int(conn.execute(q.values(revoked_at=utcnow())).rowcount)
+
+    def purge_sessions(self, created_before: datetime, revoked_before: datetime) -> int:
+        """Delete sessions past any possible use: older than the absolute limit, or revoked a while ago."""
+        with self.store.write() as conn:
+            return int(conn.execute(delete(sessions).where(or_(
+                sessions.c.created_at < created_before, sessions.c.revoked_at < revoked_before))).rowcount)
 
     def live_sessions(self, user_id: int) -> int:
         with self.store.read() as conn:
