@@ -6,8 +6,9 @@
   checks it in constant time.
 - Rate limits: a token bucket per (action, client address) kept in the store (`store/ratelimits.py`), so
   the configured burst holds exactly whatever the number of worker processes or nodes over the database.
-  Each decision is one short write transaction (measured in bench/README.md); buckets that refilled
-  are deleted, never a wholesale wipe.
+  Each decision is one short write transaction (~0.5 ms CPU, `bench/ratelimit_cost.py`); buckets that
+  refilled are deleted, never a wholesale wipe.  On SQLite it queues for the one write lock like any
+  write (a long ingest transaction delays it), so call it from a thread, never on the event loop.
 """
 
 from __future__ import annotations
