@@ -65,11 +65,13 @@ def test_a_cookie_copied_before_log_out_is_refused_after(base, pf):
 
 def test_log_out_everywhere_ends_every_session(base, pf):
     laptop = member_client(base, pf, "everywhere@example.org")
-    phone = member_client(base, pf, "everywhere@example.org", new=False)
+    phone = httpx.Client(base_url=base, timeout=60, headers={"User-Agent": "Phone <script>alert(1)</script>"})
+    assert log_in(phone, "everywhere@example.org").status_code == 303
     with closing(laptop), closing(phone):
         phone_cookie = phone.cookies["paperfeed_session"]
         page = laptop.get("/profile").text
-        assert "logged in in 2 places" in page
+        assert "logged in in 2 places" in page and "python-httpx" in page  # each session's browser, escaped
+        assert "Phone &lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
         r = laptop.post("/logout/everywhere", data={"csrf_token": csrf(laptop, "/profile")})
         assert r.status_code == 303
         assert not logged_in(phone_cookie, base)

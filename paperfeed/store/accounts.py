@@ -169,10 +169,12 @@ class AccountStore:
             return int(conn.execute(delete(sessions).where(or_(
                 sessions.c.created_at < created_before, sessions.c.revoked_at < revoked_before))).rowcount)
 
-    def live_sessions(self, user_id: int) -> int:
+    def live_sessions(self, user_id: int) -> list[SessionRecord]:
+        """The user's unrevoked sessions, most recently used first (expired ones are revoked when next seen)."""
         with self.store.read() as conn:
-            return len(conn.execute(select(sessions.c.id_hash).where(
-                sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))).all())
+            rows = conn.execute(select(sessions).where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+                                .order_by(sessions.c.last_seen_at.desc())).all()
+        return [SessionRecord(r.user_id, r.created_at, r.last_seen_at, r.user_agent, r.revoked_at) for r in rows]
 
     # -- API tokens -----------------------------------------------------------------------------------
 
