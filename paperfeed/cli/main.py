@@ -280,8 +280,11 @@ def serve(
     embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
     n = workers or available_cpus()
     # uvloop + httptools: the fastest event loop and HTTP parser uvicorn has (both installed with paperfeed).
+    # Request heads and bodies are bounded in size and time (web/limits.py: its protocol and middleware).
+    from paperfeed.web.limits import server_options
+
     opts = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "proxy_headers": False,
-            "loop": "uvloop", "http": "httptools"}
+            "loop": "uvloop", **server_options()}
     try:
         if n == 1:
             uvicorn.run(create_app(pf), **opts)
