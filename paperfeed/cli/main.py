@@ -124,6 +124,10 @@ def _summarise(report) -> None:  # type: ignore[no-untyped-def]
             err.print(f"[yellow]skipped[/] {e}", markup=True, highlight=False)
         if len(inp.errors) > 20:
             err.print(f"… and {len(inp.errors) - 20} more malformed records in {inp.source}")
+        for w in inp.warnings[:20]:
+            err.print(f"[yellow]changed[/] {w}", markup=True, highlight=False)
+        if len(inp.warnings) > 20:
+            err.print(f"… and {len(inp.warnings) - 20} more changed records in {inp.source}")
         if inp.failure:
             err.print(f"[red]error[/] {inp.failure} — nothing from this input was saved", highlight=False)
     err.print(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from zoneinfo import available_timezones
 
 from paperfeed.mail.model import SECTION_TITLES
 from paperfeed.mail.subscriptions import (
@@ -21,6 +20,7 @@ from paperfeed.mail.subscriptions import (
     Prefs,
     SubscriptionError,
     check_follow,
+    iana_zones,
 )
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")  # the sign-up form's rule
@@ -31,7 +31,7 @@ FOLLOW_LABELS = {"search": "Saved search", "author": "Author", "category": "Cate
 @cache
 def timezones() -> tuple[str, ...]:
     """Every IANA zone the server knows (tzdata), sorted: the select on the preferences page."""
-    return tuple(sorted(available_timezones()))
+    return tuple(sorted(iana_zones()))
 
 
 def _int(text: str, what: str, low: int, high: int) -> int:
