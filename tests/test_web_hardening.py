@@ -13,17 +13,41 @@ import re
 import select
 import socket
 import time
+import xml.etree.ElementTree as ET
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import make_site_pf
+from conftest import HOSTILE, HOSTILE_ID, make_site_pf, run_cli
 
+from paperfeed.mail.links import Links
+from paperfeed.mail.model import Digest, Period, Pick, message_id
+from paperfeed.mail.render import render_message
+from paperfeed.mail.settings import MailSettings
+from paperfeed.mail.subscriptions import Prefs, Subscriber
+from paperfeed.models import Paper
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.limits import BODY_LIMITS, GuardedHttpToolsProtocol
+from paperfeed.web.settings import DEFAULT_RATE_LIMITS
 from paperfeed.web.testing import serve_in_thread
 
 GUARD = 60.0
+BASE_URL = "https://papers.example.org"
+OLD_PLACEHOLDER = "\x00csrf\x00"  # the page cache's fixed placeholder before issue 8
+# Stored as if by an older paperfeed (before ingestion checked anything): render-time checks must hold alone.
+PLANTED = Paper(
+    id="2510.88888", arxiv_id="2510.88888", title=f"Planted {OLD_PLACEHOLDER} placeholder",
+    abstract=f"An abstract with the placeholder {OLD_PLACEHOLDER} in it.", authors=["Mallory"],
+    categories=["cs.CR"], listed=date(2025, 10, 1), published=date(2025, 10, 1),
+    links={"abs": "javascript:alert(document.cookie)", "pdf": "data:text/html,<script>alert(1)</script>",
+           "doi": "https://doi.org/10.1000/ok", "code": f"https://evil.example/steal?{OLD_PLACEHOLDER}"},
+    sources=["test"])
+# An id that needs percent-encoding in a URL (spaces, '#', '?'), as a DOI-keyed library record can have.
+ODD = Paper(id="doi:10.1000/a b#c?d", doi="10.1000/a b#c?d", title="A paper with an awkward id",
+            abstract="Plain.", authors=["Ada"], categories=["cs.LG"], listed=date(2025, 10, 1), sources=["test"])
 
 
 class QuickHeads(GuardedHttpToolsProtocol):
@@ -33,15 +57,21 @@ class QuickHeads(GuardedHttpToolsProtocol):
 @pytest.fixture(scope="module")
 def pf(tmp_path_factory):
     pf = make_site_pf(tmp_path_factory.mktemp("hardening"))
+    with pf.store.write() as conn:  # straight into the store, past ingestion's checks
+        pf.store.upsert(conn, [PLANTED, ODD], pf.store.next_seq(conn))
+    pf.refresh_keyword_index()
     yield pf
     pf.close()
 
 
+def settings(**kw) -> WebSettings:  # type: ignore[no-untyped-def]
+    return WebSettings(**{"secret": "hardening-secret", "arxiv_api_url": None, "body_timeout": 1.0,
+                          "base_url": BASE_URL, **kw})
+
+
 @pytest.fixture(scope="module")
 def base(pf):
-    settings = WebSettings(secret="hardening-secret", arxiv_api_url=None, body_timeout=1.0,
-                           base_url="https://papers.example.org")
-    with serve_in_thread(create_app(pf, settings), http=QuickHeads) as url:
+    with serve_in_thread(create_app(pf, settings()), http=QuickHeads) as url:
         yield url
 
 
@@ -175,3 +205,163 @@ def test_keep_alive_still_works_for_ordinary_clients(base):
         first = c.get("/papers")
         second = c.get("/api/daily_papers", params={"limit": 1})
     assert first.status_code == 200 and second.status_code == 200
+
+
+# -- links, feeds, placeholders ----------------------------------------------------------------------------
+
+
+class Elements(HTMLParser):
+    """Every element and attribute an HTML parser (a browser, a feed reader) makes of some markup."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.hrefs: list[str] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+        self.hrefs.extend(v or "" for k, v in attrs if k in ("href", "src", "action"))
+
+
+def test_only_http_links_become_hrefs_on_pages_and_in_the_api(base):
+    page = httpx.get(f"{base}/papers/{PLANTED.id}", timeout=GUARD)
+    assert page.status_code == 200
+    hrefs = Elements(page.text).hrefs
+    assert not [h for h in hrefs if h.lower().startswith(("javascript:", "data:"))], hrefs
+    assert "https://doi.org/10.1000/ok" in hrefs
+    api = httpx.get(f"{base}/api/papers/{PLANTED.id}", timeout=GUARD).json()
+    assert api["links"] == {"doi": "https://doi.org/10.1000/ok"}  # javascript:, data: and a NUL-holding URL gone
+
+
+def test_a_planted_csrf_placeholder_never_prints_a_visitors_token(base):
+    """The paper page is cached for anonymous visitors with a placeholder where the CSRF token goes; text
+    holding the old fixed placeholder got each visitor's token printed in the title and in links."""
+    for _ in range(2):  # the first visit renders and caches, the second is served from the cache
+        with httpx.Client(base_url=base, timeout=GUARD) as c:
+            html = c.get(f"/papers/{PLANTED.id}").text
+        tokens = re.findall(r'name="csrf_token" value="([^"]+)"', html)
+        assert tokens and len(set(tokens)) == 1
+        assert html.count(tokens[0]) == len(tokens)  # in the forms' hidden fields, nowhere else
+
+
+def _hostile_rss_item(base: str, path: str, **params: str) -> ET.Element:
+    r = httpx.get(f"{base}{path}", params=params, timeout=GUARD)
+    assert r.status_code == 200
+    return next(i for i in ET.fromstring(r.content).iter("item") if i.findtext("link").endswith(HOSTILE_ID))
+
+
+@pytest.mark.parametrize("path, params", [("/feeds/daily.rss", {"date": "2025-10-01"}),
+                                          ("/feeds/search.rss", {"q": "hostile"})])
+def test_rss_text_is_inert_in_a_feed_reader(base, path, params):
+    """As a reader does: XML-parse the feed, take description (and title) as HTML, parse that HTML."""
+    item = _hostile_rss_item(base, path, **params)
+    for field, original in (("description", HOSTILE["abstract"]), ("title", HOSTILE["title"])):
+        as_html = item.findtext(field)
+        parsed = Elements(as_html)
+        assert parsed.tags == [] and parsed.attrs == [], (field, parsed.tags)  # no <script>, <img onerror>, <b>
+        text = re.sub(r"&(lt|gt|amp);", lambda m: {"lt": "<", "gt": ">", "amp": "&"}[m.group(1)], as_html)
+        assert text == original  # the reader shows exactly the text as given
+
+
+def test_atom_text_stays_text_once(base):
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    doc = ET.fromstring(httpx.get(f"{base}/feeds/daily.atom", params={"date": "2025-10-01"}, timeout=GUARD).content)
+    entry = next(e for e in doc.iterfind("a:entry", ns) if e.findtext("a:id", namespaces=ns).endswith(HOSTILE_ID))
+    summary = entry.find("a:summary", ns)
+    assert summary.get("type") == "text" and summary.text == HOSTILE["abstract"]
+    assert entry.findtext("a:title", namespaces=ns) == HOSTILE["title"]
+
+
+def test_feed_links_use_the_base_url_not_the_host_header(base):
+    r = httpx.get(f"{base}/feeds/daily.rss", params={"date": "2025-10-01"}, headers={"Host": "localhost"},
+                  timeout=GUARD)
+    links = [i.findtext("link") for i in ET.fromstring(r.content).iter("item")]
+    assert links and all(link.startswith(BASE_URL + "/papers/") for link in links)
+    atom = httpx.get(f"{base}/feeds/search.atom", params={"q": "hostile"}, timeout=GUARD).text
+    assert f'href="{BASE_URL}/feeds/search.atom?q=hostile"' in atom and "127.0.0.1" not in atom
+
+
+def test_unknown_hosts_are_refused(base):
+    evil = httpx.get(f"{base}/feeds/daily.rss", headers={"Host": "evil.example"}, timeout=GUARD)
+    assert evil.status_code == 400
+    for host in ("papers.example.org", "localhost", "127.0.0.1:8000"):
+        assert httpx.get(f"{base}/papers", headers={"Host": host}, timeout=GUARD).status_code == 200, host
+
+
+@pytest.mark.parametrize("path", ["/", "/papers", f"/papers/{HOSTILE_ID}", "/papers/trending", "/status",
+                                  "/feeds/daily.rss", "/api/daily_papers?limit=2", f"/api/papers/{HOSTILE_ID}",
+                                  "/static/site.css"])
+def test_head_answers_wherever_get_does(base, path):
+    get = httpx.get(f"{base}{path}", timeout=GUARD)
+    head = httpx.head(f"{base}{path}", timeout=GUARD)
+    assert get.status_code == 200 and head.status_code == 200, (path, head.status_code)
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+    assert httpx.head(f"{base}/papers/no-such-paper", timeout=GUARD).status_code == 404
+
+
+def test_digest_links_are_the_sites_links(base, pf):
+    """A paper whose id needs percent-encoding: the email links to exactly the address the site uses."""
+    page = httpx.get(f"{base}/papers", params={"date": "2025-10-01"}, timeout=GUARD).text
+    site_href = next(h for h in Elements(page).hrefs if h.startswith("/papers/doi:") and not h.endswith("/upvote"))
+    mail = MailSettings(sender="d@papers.example.org", base_url=BASE_URL)
+    sub = Subscriber(1, "r@example.org", None, "active", Prefs(), datetime(2026, 1, 1), datetime(2026, 1, 1), None)
+    period = Period("2026-11-24", date(2026, 11, 23), date(2026, 11, 24), datetime(2026, 11, 24, 7))
+    msg = render_message(Digest(sub, period, (Pick(1, ODD, "searches", "matches"),)), mail,
+                         Links("s", BASE_URL), message_id=message_id(1, period.key, "papers.example.org"),
+                         date=period.due_at)
+    parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert site_href == "/papers/doi:10.1000/a%20b%23c%3Fd"
+    assert BASE_URL + site_href in Elements(html).hrefs and BASE_URL + site_href in text
+
+
+# -- costly reads: cached and rate-limited -------------------------------------------------------------------
+
+
+def test_similar_papers_are_cached_per_data_version(pf):
+    app = create_app(pf, settings())
+    bodies = app.state.web.api_bodies
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=GUARD) as c:
+        first = c.get(f"/api/papers/{HOSTILE_ID}/similar", params={"limit": 5})
+        hits = bodies.hits
+        again = c.get(f"/api/papers/{HOSTILE_ID}/similar", params={"limit": 5})
+        assert bodies.hits == hits + 1 and again.content == first.content and first.status_code == 200
+        assert [p["id"] for p in first.json()] and all("links" in p for p in first.json())
+        assert c.get("/api/papers/no-such-paper/similar").status_code == 404
+
+
+def test_costly_anonymous_reads_are_rate_limited_on_a_miss(pf):
+    tight = {**DEFAULT_RATE_LIMITS, "similar": (3, 1e-6), "search": (3, 1e-6), "search_feed": (3, 1e-6)}
+    with serve_in_thread(create_app(pf, settings(rate_limits=tight))) as url, \
+            httpx.Client(base_url=url, timeout=GUARD) as c:
+        for path, vary in ((f"/api/papers/{HOSTILE_ID}/similar", "limit"), ("/api/papers/search", "limit"),
+                           ("/feeds/search.rss", "q")):
+            def get(i: int, path: str = path, vary: str = vary) -> httpx.Response:
+                params = {"q": "language"} if "search" in path else {}
+                return c.get(path, params={**params, vary: f"language {i}" if vary == "q" else str(i + 1)})
+            answers = [get(i).status_code for i in range(5)]  # five different requests: five misses
+            assert answers == [200, 200, 200, 429, 429], (path, answers)
+            refused = get(4)
+            assert refused.headers.get("retry-after") and "detail" in refused.json()
+            assert get(0).status_code == 200, path  # a cached answer costs nothing and is never refused
+
+
+# -- validation gaps (the real CLI) ---------------------------------------------------------------------------
+
+
+def test_small_validation_gaps_are_clear_errors(tmp_path):
+    db = tmp_path / "v.db"
+    for args, expected in (
+        (("search", "title:"), "title: at character 1 needs a value right after the colon"),
+        (("search", "diffusion title: models"), "title: at character 11 needs a value"),
+        (("digest", "subscribe", "a@example.org", "--category", "cs.CL cs.AI"), "follow one category at a time"),
+        (("digest", "subscribe", "a@example.org", "--timezone", "localtime"), "unknown time zone 'localtime'"),
+    ):
+        proc = run_cli(*args, db=db)
+        assert proc.returncode == 1 and expected in " ".join(proc.stderr.split()), (args, proc.stderr)
+        assert "Traceback" not in proc.stderr

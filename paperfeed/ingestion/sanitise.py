@@ -62,7 +62,13 @@ def sanitise(paper: Paper) -> tuple[Paper, list[str]]:
             notes.append(f"link {key!r} dropped (only http(s) links are kept): {str(url)[:_SHOWN]!r}")
         else:
             links[key] = ok
-    if links != paper.links:
+    if links != paper.links:  # a dropped arXiv or DOI link falls back to the one paperfeed builds itself
+        if paper.arxiv_id:
+            links.setdefault("abs", f"https://arxiv.org/abs/{paper.arxiv_id}")
+            links.setdefault("pdf", f"https://arxiv.org/pdf/{paper.arxiv_id}")
+        doi = fields.get("doi", paper.doi)
+        if doi and safe_link(f"https://doi.org/{doi}"):
+            links.setdefault("doi", f"https://doi.org/{doi}")
         fields["links"] = links
     if not fields:
         return paper, notes
