@@ -9,9 +9,13 @@ test asserts how fast anything happened, only what happened.
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from datetime import date, datetime
@@ -32,7 +36,7 @@ from paperfeed.models import Paper
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.limits import BODY_LIMITS, GuardedHttpToolsProtocol
 from paperfeed.web.settings import DEFAULT_RATE_LIMITS
-from paperfeed.web.testing import serve_in_thread
+from paperfeed.web.testing import free_port, serve_in_thread
 
 GUARD = 60.0
 BASE_URL = "https://papers.example.org"
@@ -205,6 +209,37 @@ def test_keep_alive_still_works_for_ordinary_clients(base):
         first = c.get("/papers")
         second = c.get("/api/daily_papers", params={"limit": 1})
     assert first.status_code == 200 and second.status_code == 200
+
+
+def test_the_real_serve_command_has_the_same_guards(pf, tmp_path):
+    """`paperfeed serve --workers 2` (the protocol travels to the worker processes by name), production values."""
+    port = free_port()
+    env = {**os.environ, "PAPERFEED_DB": str(pf.db_path), "PAPERFEED_ARXIV_API": "", "PAPERFEED_DIGEST_INTERVAL": "0",
+           "PAPERFEED_SOURCES": ""}
+    with open(tmp_path / "serve.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "paperfeed.cli.main", "serve", "--port", str(port),
+                                 "--workers", "2", "--no-embed"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{base}/api/status", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        with connect(base) as s:
+            s.sendall(b"POST /api/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 300000000\r\n\r\n")
+            assert read_response(s)[0] == 413
+        with connect(base) as s:  # a head that never ends: cut off at the production 10 s
+            s.sendall(b"GET /papers HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            status, _, _, closed = read_response(s)
+        assert status == 408 and closed
+        assert httpx.head(f"{base}/papers", timeout=GUARD).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
 
 
 # -- links, feeds, placeholders ----------------------------------------------------------------------------
