@@ -124,6 +124,10 @@ def _summarise(report) -> None:  # type: ignore[no-untyped-def]
             err.print(f"[yellow]skipped[/] {e}", markup=True, highlight=False)
         if len(inp.errors) > 20:
             err.print(f"… and {len(inp.errors) - 20} more malformed records in {inp.source}")
+        for w in inp.warnings[:20]:
+            err.print(f"[yellow]changed[/] {w}", markup=True, highlight=False)
+        if len(inp.warnings) > 20:
+            err.print(f"… and {len(inp.warnings) - 20} more changed records in {inp.source}")
         if inp.failure:
             err.print(f"[red]error[/] {inp.failure} — nothing from this input was saved", highlight=False)
     err.print(
@@ -280,8 +284,11 @@ def serve(
     embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
     n = workers or available_cpus()
     # uvloop + httptools: the fastest event loop and HTTP parser uvicorn has (both installed with paperfeed).
+    # Request heads and bodies are bounded in size and time (web/limits.py: its protocol and middleware).
+    from paperfeed.web.limits import server_options
+
     opts = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "proxy_headers": False,
-            "loop": "uvloop", "http": "httptools"}
+            "loop": "uvloop", **server_options()}
     try:
         if n == 1:
             uvicorn.run(create_app(pf), **opts)

@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 
 from lxml import etree
 
-from paperfeed.ingestion.errors import IngestError, Location, RecordError
+from paperfeed.ingestion.errors import IngestError, Location, RecordError, RecordWarning
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, clean_text, new_paper, normalise_arxiv_id
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -131,7 +132,7 @@ def _entry_to_paper(entry: etree._Element) -> Paper:
     )
 
 
-def parse_atom(data: bytes, source_url: str) -> tuple[list[Paper | RecordError], AtomPage]:
+def parse_atom(data: bytes, source_url: str) -> tuple[list[Paper | RecordError | RecordWarning], AtomPage]:
     """Papers (or per-entry errors) of one arXiv API response, plus its paging information.
 
     Raises `IngestError` if the document is not an Atom feed or is the API's error feed.
@@ -153,10 +154,10 @@ def parse_atom(data: bytes, source_url: str) -> tuple[list[Paper | RecordError],
         start_index=_int(root, "os:startIndex", 0, source_url),
         items_per_page=_int(root, "os:itemsPerPage", len(entries), source_url),
     )
-    items: list[Paper | RecordError] = []
+    items: list[Paper | RecordError | RecordWarning] = []
     for entry in entries:
         try:
-            items.append(_entry_to_paper(entry))
+            items.extend(checked(_entry_to_paper(entry), Location(source_url, line=entry.sourceline)))
         except _BadEntry as exc:
             items.append(RecordError(Location(source_url, line=entry.sourceline), str(exc)))
     return items, page

@@ -36,6 +36,7 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 
 from paperfeed.ingestion.errors import IngestError, Location, RecordError
 from paperfeed.ingestion.pages import read_text
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, clean_text, new_paper, normalise_arxiv_id
 
 logger = logging.getLogger(__name__)
@@ -366,4 +367,4 @@ def _iter_bibtex(library: bibtexparser.Library, source: str) -> Iterator[Paper |
         if isinstance(result, str):
             yield RecordError(Location(source, line=line), result)
         else:
-            yield result
+            yield from checked(result, Location(source, line=line))

@@ -25,6 +25,7 @@ import rispy
 from paperfeed.ingestion.bibtex import find_arxiv_id, flip_name, parse_loose_date
 from paperfeed.ingestion.errors import IngestError, Location, RecordError
 from paperfeed.ingestion.pages import read_text
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, new_paper, normalise_arxiv_id, normalise_doi
 
 # --------------------------------------------------------------------------- CSV
@@ -134,7 +135,7 @@ def _iter_csv(
         if isinstance(result, str):
             yield RecordError(Location(source, line=start), result)
         else:
-            yield result
+            yield from checked(result, Location(source, line=start))
 
 
 def _csv_row_to_paper(row: dict[str, str]) -> Paper | str:
@@ -208,7 +209,7 @@ def _iter_ris(lines: list[str], source: str) -> Iterator[Paper | RecordError]:
             record, start = [f"TY  - {(m and m[2]) or ''}".rstrip()], n
         elif tag == "ER":
             record.append("ER  - ")
-            yield _ris_record(record, start, source)
+            yield from checked(_ris_record(record, start, source), Location(source, line=start))
             record = None
         elif m:
             record.append(f"{tag}  - {m[2] or ''}")

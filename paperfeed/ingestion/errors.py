@@ -32,6 +32,17 @@ class RecordError:
         return f"{self.location}: {self.message}"
 
 
+@dataclass(frozen=True)
+class RecordWarning:
+    """A record that was stored changed (control characters removed, an unsafe link dropped): reported, kept."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
 class IngestError(Exception):
     """A whole input cannot be read (missing, truncated gzip, undecodable, unknown format)."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from paperfeed.ingestion.arxiv_harvest import harvest_api, harvest_oai
-from paperfeed.ingestion.errors import IngestError, RecordError
+from paperfeed.ingestion.errors import IngestError, RecordError, RecordWarning
 from paperfeed.ingestion.pipeline import IngestReport, InputReport, StrictModeError
 from paperfeed.ingestion.polite_http import PoliteClient
 from paperfeed.models import Paper
@@ -42,8 +42,10 @@ class PageCommitter:
             self.store.set_state_in(conn, "harvest:" + key, value or None)
         self.buffer = []
 
-    def take(self, item: Paper | RecordError) -> None:
-        if isinstance(item, RecordError):
+    def take(self, item: Paper | RecordError | RecordWarning) -> None:
+        if isinstance(item, RecordWarning):
+            self.report.warnings.append(item)
+        elif isinstance(item, RecordError):
             self.report.rejected += 1
             self.report.errors.append(item)
             if self.strict:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paperfeed.ingestion.errors import IngestError, Location, RecordError
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, new_paper
 
 MAX_LINE = 4 * 1024 * 1024  # a real record is a few KB; 4 MB is surely garbage
@@ -168,7 +169,7 @@ def read_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> 
                 yield RecordError(Location(src, line=lineno), f"invalid JSON: {e.msg} at column {e.colno}")
                 continue
             try:
-                yield record_to_paper(obj)
+                yield from checked(record_to_paper(obj), Location(src, line=lineno))
             except ValueError as e:
                 yield RecordError(Location(src, line=lineno), str(e))
     finally:

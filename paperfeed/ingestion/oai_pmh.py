@@ -24,7 +24,8 @@ from datetime import UTC, date
 from lxml import etree
 
 from paperfeed.ingestion.arxiv_atom import parse_xml
-from paperfeed.ingestion.errors import IngestError, Location, RecordError
+from paperfeed.ingestion.errors import IngestError, Location, RecordError, RecordWarning
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, clean_text, new_paper, normalise_arxiv_id
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -237,7 +238,7 @@ def _record(record: etree._Element, source_url: str) -> Paper | RecordError | No
         return OaiRecordError(location, str(exc), identifier, exc.categories)
 
 
-def parse_oai(data: bytes, source_url: str) -> tuple[list[Paper | RecordError], OaiPage]:
+def parse_oai(data: bytes, source_url: str) -> tuple[list[Paper | RecordError | RecordWarning], OaiPage]:
     """Papers (or per-record errors) of one OAI-PMH ListRecords response, plus its paging state.
 
     Raises `OaiError` for OAI errors other than `noRecordsMatch`, and `IngestError`
@@ -258,7 +259,7 @@ def parse_oai(data: bytes, source_url: str) -> tuple[list[Paper | RecordError], 
     list_records = root.find("oai:ListRecords", _NS)
     if list_records is None:
         raise IngestError("OAI-PMH response has no <ListRecords>", Location(source_url, line=root.sourceline))
-    items: list[Paper | RecordError] = []
+    items: list[Paper | RecordError | RecordWarning] = []
     records = deleted = 0
     for record in list_records.findall("oai:record", _NS):
         records += 1
@@ -266,7 +267,7 @@ def parse_oai(data: bytes, source_url: str) -> tuple[list[Paper | RecordError], 
         if item is None:
             deleted += 1
         else:
-            items.append(item)
+            items.extend(checked(item, Location(source_url, line=record.sourceline)))
     token_el = list_records.find("oai:resumptionToken", _NS)
     token = cursor = size = None
     if token_el is not None:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from paperfeed.ingestion.errors import IngestError, Location, RecordError
+from paperfeed.ingestion.errors import IngestError, Location, RecordError, RecordWarning
+from paperfeed.ingestion.sanitise import checked
 from paperfeed.models import Paper, new_paper
 
 logger = logging.getLogger(__name__)
@@ -307,11 +308,11 @@ def read_page(path: Path) -> Iterator[Paper | RecordError]:
     binary or non-page file raises `IngestError` at the call, not halfway through a loop.
     """
     doc = read_page_doc(path)
-    return _iter_page(doc)
+    return _iter_page(doc, str(path))
 
 
-def _iter_page(doc: PageDoc) -> Iterator[Paper | RecordError]:
-    for title, abstract in doc.entries:
-        yield new_paper(title=title, abstract=abstract, source="page")
+def _iter_page(doc: PageDoc, source: str) -> Iterator[Paper | RecordError | RecordWarning]:
+    for (title, abstract), line in zip(doc.entries, doc.entry_lines, strict=True):
+        yield from checked(new_paper(title=title, abstract=abstract, source="page"), Location(source, line=line))
     # Only a dangling last title can fail, and it is the last line of the page.
     yield from doc.errors

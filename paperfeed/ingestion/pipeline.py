@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.ingestion.detect import open_input
-from paperfeed.ingestion.errors import IngestError, RecordError
+from paperfeed.ingestion.errors import IngestError, Location, RecordError, RecordWarning
+from paperfeed.ingestion.sanitise import sanitise
 from paperfeed.models import Paper
 from paperfeed.store.papers import Store, WriteCounts
 
@@ -33,6 +34,7 @@ class InputReport:
     unchanged: int = 0
     rejected: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)  # stored, but changed (ingestion/sanitise.py)
     failure: IngestError | None = None  # set when the whole input was rolled back
 
     def add(self, c: WriteCounts) -> None:
@@ -53,15 +55,21 @@ class IngestReport:
         return [i for i in self.inputs if i.failure]
 
 
-def _chunks(records: Iterable[Paper | RecordError], rep: InputReport, strict: bool) -> Iterator[list[Paper]]:
+def _chunks(records: Iterable[Paper | RecordError | RecordWarning], rep: InputReport,
+            strict: bool) -> Iterator[list[Paper]]:
     buf: list[Paper] = []
     for r in records:
+        if isinstance(r, RecordWarning):
+            rep.warnings.append(r)
+            continue
         if isinstance(r, RecordError):
             rep.rejected += 1
             rep.errors.append(r)
             if strict:
                 raise StrictModeError(f"--strict: malformed record, whole input rejected: {r.message}", r.location)
             continue
+        r, notes = sanitise(r)  # readers have done it, with line numbers; this catches plugin readers
+        rep.warnings.extend(RecordWarning(Location(rep.source), n) for n in notes)
         buf.append(r)
         if len(buf) >= CHUNK:
             yield buf
@@ -70,8 +78,8 @@ def _chunks(records: Iterable[Paper | RecordError], rep: InputReport, strict: bo
         yield buf
 
 
-def ingest_records(store: Store, records: Iterable[Paper | RecordError], source: str, strict: bool = False,
-                   on_papers: Callable[[int], None] | None = None) -> InputReport:
+def ingest_records(store: Store, records: Iterable[Paper | RecordError | RecordWarning], source: str,
+                   strict: bool = False, on_papers: Callable[[int], None] | None = None) -> InputReport:
     """Write one input's records in a single transaction; on any failure nothing of it is kept."""
     rep = InputReport(source)
     try:

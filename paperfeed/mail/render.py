@@ -25,6 +25,7 @@ from jinja2 import Environment, StrictUndefined
 from paperfeed.mail.links import Links
 from paperfeed.mail.model import SECTION_TITLES, Digest, Pick
 from paperfeed.mail.settings import MailSettings
+from paperfeed.urls import paper_url, safe_link
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -81,8 +82,8 @@ def _items(digest: Digest, settings: MailSettings) -> list[dict]:
 
 def _pick(p: Pick, base: str) -> dict:
     paper = p.paper
-    return {"title": " ".join(paper.title.split()), "url": f"{base}/papers/{paper.id}",
-            "pdf": paper.links.get("pdf") or "", "authors": authors_line(paper.authors),
+    return {"title": " ".join(paper.title.split()), "url": paper_url(base, paper.id),
+            "pdf": safe_link(paper.links.get("pdf")) or "", "authors": authors_line(paper.authors),
             "abstract": snippet(paper.abstract), "reason": p.reason}
 
 

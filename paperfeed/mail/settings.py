@@ -17,6 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 SECURITY_MODES = ("none", "starttls", "ssl")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def base_url_from_env(env: Mapping[str, str] = os.environ) -> str:
+    """PAPERFEED_BASE_URL without a trailing slash: the site's public address (emails, feeds, allowed hosts)."""
+    return (env.get("PAPERFEED_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 
 
@@ -29,7 +35,7 @@ class MailSettings:
     password: str | None = None
     timeout: float = 30.0
     sender: str = "paperfeed@localhost"
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -50,7 +56,7 @@ class MailSettings:
             password=env.get("PAPERFEED_SMTP_PASSWORD") or None,
             timeout=timeout,
             sender=env.get("PAPERFEED_MAIL_FROM", "paperfeed@localhost"),
-            base_url=env.get("PAPERFEED_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            base_url=base_url_from_env(env),
         )
 
     @property

@@ -8,10 +8,12 @@ second row (the database's unique email says so) and never reveals whether it ex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +27,18 @@ FOLLOW_KINDS = ("search", "author", "category")
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
 MAX_FOLLOWS = 50
 _CHUNK = 500
+# One category (arXiv's `cs.CL`, `hep-th`, `cond-mat.mes-hall`, `q-bio.NC`, a library's `quantum`) or a
+# prefix `cs.*`: letters, digits, `-` and `_`, parts joined by dots.  `cs.CL cs.AI` is two follows.
+CATEGORY = re.compile(r"[A-Za-z0-9][\w-]*(\.[A-Za-z0-9][\w-]*)*(\.\*)?")
+# Files in a zoneinfo folder that are not zones a person lives in: `localtime` is whatever the server's
+# clock is set to (it moves with the machine), `posixrules` a tzcode default, `Factory` a placeholder.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def iana_zones() -> frozenset[str]:
+    """The time zones a subscriber may choose: every IANA zone the server knows, minus `NOT_ZONES`."""
+    return frozenset(available_timezones()) - NOT_ZONES
 
 
 class SubscriptionError(ValueError):
@@ -58,10 +72,12 @@ class Prefs:
         if not 0 <= self.delivery_hour <= 23:
             raise SubscriptionError("delivery hour must be 0 to 23")
         try:
+            if self.timezone not in iana_zones():
+                raise ZoneInfoNotFoundError(self.timezone)
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise SubscriptionError(f"unknown time zone {self.timezone!r} (use an IANA name, e.g. Europe/Berlin)")\
-                from None
+            raise SubscriptionError(f"unknown time zone {self.timezone[:80]!r} (use an IANA name, "
+                                    "e.g. Europe/Berlin)") from None
         unknown = [s for s in self.sections if s not in SECTIONS]
         if unknown:
             raise SubscriptionError(f"unknown section {unknown[0]!r}; sections are {', '.join(SECTIONS)}")
@@ -113,6 +129,12 @@ def check_follow(kind: str, value: str) -> Follow:
         raise SubscriptionError(f"the {kind} to follow is empty")
     if len(value) > 1000:
         raise SubscriptionError(f"the {kind} to follow is longer than 1,000 characters")
+    if kind == "category" and not (len(value) <= 64 and CATEGORY.fullmatch(value)):
+        several = " ".join(value.replace(",", " ").split()).split(" ")
+        if len(several) > 1 and all(CATEGORY.fullmatch(c) for c in several):
+            raise SubscriptionError(f"follow one category at a time: {value[:80]!r} is {len(several)} "
+                                    f"({', '.join(several[:5])}); add each on its own")
+        raise SubscriptionError(f"{value[:80]!r} is not a category: give one like cs.CL, or a prefix like cs.*")
     if kind == "search":
         from paperfeed.search.query import QueryError, parse_query
 

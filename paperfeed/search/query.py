@@ -20,6 +20,10 @@ MAX_CLAUSES = 64
 TEXT_FIELDS = ("title", "abstract", "author")
 FILTER_FIELDS = ("cat", "since", "until")
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("([^"]*)"?|[^\s"]+)')
+_BARE_FIELD = re.compile(r"([A-Za-z]+):")
+_FIELD_NAMES = {*TEXT_FIELDS, *FILTER_FIELDS, "authors", "category"}
+_EXAMPLES = {"title": "benchmark", "abstract": "diffusion", "author": '"Yann LeCun"', "authors": '"Yann LeCun"',
+             "cat": "cs.CL", "category": "cs.CL", "since": "2025-06-01", "until": "2025-12"}
 
 
 class QueryError(ValueError):
@@ -92,6 +96,13 @@ def parse_query(
     q = Query(categories=[c.strip() for c in categories or [] if c.strip()], since=since, until=until)
     for m in _TOKEN.finditer(text):
         neg, fld, raw, phrase = m.group(1) == "-", m.group(2), m.group(3), m.group(4)
+        bare = _BARE_FIELD.fullmatch(raw) if fld is None else None
+        if bare and bare.group(1).lower() in _FIELD_NAMES:  # `title:` then a space or the end, not the word
+            name = bare.group(1).lower()
+            raise QueryError(f"{name}: at character {m.start() + 1} needs a value right after the colon "
+                             f"(e.g. {name}:{_EXAMPLES.get(name, 'word')})")
+        if fld is not None and phrase is not None and not phrase.strip():
+            raise QueryError(f'{fld.lower()}:"" at character {m.start() + 1} is empty: put words inside the quotes')
         if fld is not None:
             fld = fld.lower()
             if fld == "authors":

@@ -11,11 +11,12 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from paperfeed.models import Paper
 from paperfeed.search.query import QueryError, parse_query
-from paperfeed.web.context import Entry, cached_json, current_user, web
+from paperfeed.urls import safe_links
+from paperfeed.web.context import Entry, cached_json, client_key, current_user, web
 from paperfeed.web.listing import PeriodError, latest_day, list_period, parse_period, period_pks
 from paperfeed.web.pages import MAX_PARAM, parse_day
 
@@ -43,6 +44,17 @@ _WHY = {400: "Malformed query, date, week or month (the message says what to fix
         401: "No valid API token (Authorization: Bearer pf_…), or it expired",
         403: "The API token is read-only (this needs the write scope)", 404: "No such paper",
         409: "Already on that day's list", 429: "Too many requests; slow down"}
+
+
+def limit_costly(request: Request, action: str) -> None:
+    """429 (with `Retry-After`) once this client has used up its allowance of a costly read: the one
+    gate of similar papers, API searches and search feeds, called only when the answer is not cached.
+    The rate limiter is reached through its public `allow(action, client)` alone."""
+    w = web(request)
+    if not w.limiter.allow(action, client_key(request)):
+        rate = w.settings.rate_limits.get(action, (1, 1.0))[1]
+        wait = max(1, round(1 / rate)) if rate > 0 else 60
+        raise HTTPException(429, "too many requests; slow down", headers={"Retry-After": str(wait)})
 
 
 def error_responses(*codes: int) -> dict[int | str, dict]:
@@ -98,13 +110,13 @@ def paper_out(p: Paper, e: Entry) -> dict:
     return {
         "id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "categories": p.categories,
         "date": p.listed or p.published, "published": p.published, "updated": p.updated,
-        "arxiv_id": p.arxiv_id, "doi": p.doi, "links": p.links, "comment": p.comment,
+        "arxiv_id": p.arxiv_id, "doi": p.doi, "links": safe_links(p.links), "comment": p.comment,
         "upvotes": e.votes, "submitted_by": e.submitter,
     }
 
 
 @router.get("/papers/search", response_model=SearchOut, summary="Search papers (same ranking as the CLI)",
-            responses=error_responses(400))
+            responses=error_responses(400, 429))
 async def api_search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
                      limit: Limit = 20, p: PageNo = 1, since: Bound = None, until: Bound = None,
                      cat: Text = None) -> Response:
@@ -122,19 +134,34 @@ async def api_search(request: Request, q: Annotated[str, Query(min_length=1, max
                 for r, e in zip(results, entries, strict=True)]
         return SearchOut.model_validate({"query": q, "page": p, "limit": limit, "results": hits})
 
-    return await cached_json(request, ("search", q, repr(uq), limit, p), build)
+    return await cached_json(request, ("search", q, repr(uq), limit, p), build,
+                             on_miss=lambda: limit_costly(request, "search"))
+
+
+class PaperList(RootModel[list[PaperOut]]):
+    pass
 
 
 @router.get("/papers/{paper_id:path}/similar", response_model=list[PaperOut], summary="Papers like this one",
-            responses=error_responses(404))
-def api_similar(request: Request, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict]:
+            responses=error_responses(404, 429))
+async def api_similar(request: Request, paper_id: str,
+                      limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
+    """Cached per data version like search (20 anonymous connections used to hold the machine at 12 req/s);
+    a computed answer counts against the client's "similar" allowance."""
     w = web(request)
-    try:
-        results = w.pf.engine.similar(paper_id, limit)
-    except KeyError:
-        raise HTTPException(404, f"no paper with id {paper_id[:100]!r}") from None
-    entries = w.entries([(r.pk, r.paper) for r in results], None)
-    return [paper_out(e.paper, e) for e in entries]
+
+    def build() -> PaperList:
+        try:
+            results = w.similar(paper_id, limit) if len(paper_id) <= 256 else None
+        except KeyError:
+            results = None
+        if results is None:
+            raise HTTPException(404, f"no paper with id {paper_id[:100]!r}")
+        entries = w.entries([(r.pk, r.paper) for r in results], None)
+        return PaperList.model_validate([paper_out(e.paper, e) for e in entries])
+
+    return await cached_json(request, ("similar", paper_id, limit), build,
+                             on_miss=lambda: limit_costly(request, "similar"))
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper",

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
@@ -25,6 +26,7 @@ from paperfeed.store.secret import site_secret
 from paperfeed.web import accounts, api, feeds, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
+from paperfeed.web.limits import RequestGuard
 from paperfeed.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,28 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class HeadAsGet:
+    """`HEAD` wherever `GET` works (RFC 9110 9.3.2): routed as a GET, the body dropped (FastAPI's routes list
+    GET alone, so every page answered HEAD with 405)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     app = FastAPI(title="paperfeed", summary="Research papers: daily lists, search, trending.",
@@ -114,6 +138,10 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
         return HTMLResponse("<!doctype html><title>Error</title><h1>Something went wrong</h1>", status_code=500)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(), www_redirect=False)
+    # Outermost: body size per route and body time are checked before anything reads (web/limits.py).
+    app.add_middleware(RequestGuard, body_timeout=settings.body_timeout)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(tokens.api)
     app.include_router(api.router)

@@ -23,6 +23,8 @@ from paperfeed.ranking.community import Community
 from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
 from paperfeed.store.accounts import AccountStore, User
+from paperfeed.urls import paper_path as paper_url
+from paperfeed.urls import safe_link
 from paperfeed.web.highlight import snippet
 from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
@@ -31,14 +33,10 @@ from paperfeed.web.settings import WebSettings
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
-def paper_url(paper_id: str) -> str:
-    """Path of a paper's page; ids may hold `/` (old arXiv ids, DOIs), kept as path separators."""
-    return "/papers/" + quote(paper_id, safe="/:")
-
-
 def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape is on for .html
     t.env.filters["paper_url"] = paper_url
+    t.env.filters["safe_href"] = lambda url: safe_link(url) or ""  # outside links: http(s) only (urls.py)
     t.env.filters["snippet"] = snippet
     t.env.filters["urlquote"] = lambda s: quote(str(s), safe="")
     return t
@@ -168,15 +166,19 @@ async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[
     return HTMLResponse(page.replace(CSRF_PLACEHOLDER, csrf_token(request.session)))
 
 
-async def cached_json(request: Request, key: tuple, build: Callable[[], BaseModel]) -> Response:
+async def cached_json(request: Request, key: tuple, build: Callable[[], BaseModel],
+                      on_miss: Callable[[], None] | None = None) -> Response:
     """A JSON read that is the same for every caller (no per-user field): its serialised body is cached
     under `key` and the data's version, like the listing pages, so a hit costs one version query and no
-    thread-pool hop.  `build()` (queries, search) runs in the thread pool on a miss; the body is what
-    FastAPI would have produced from the same response model."""
+    thread-pool hop.  `build()` (queries, search) runs in the thread pool on a miss, after `on_miss()`
+    (e.g. a rate limit that raises 429: only computing costs); the body is what FastAPI would have
+    produced from the same response model."""
     w = web(request)
     full_key = (*key, *data_version(w.pf.store))
     body = w.api_bodies.peek(full_key)
     if body is None:
+        if on_miss is not None:
+            on_miss()
         body = await run_in_threadpool(w.api_bodies.get_or_render, full_key,
                                        lambda: build().model_dump_json().encode())
     return Response(body, media_type="application/json")

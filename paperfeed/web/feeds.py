@@ -1,13 +1,19 @@
 """RSS 2.0 and Atom feeds of the daily list, trending and any search (a saved search is its URL).
 
-Written by feedgen (lxml underneath), so every title and abstract is XML-escaped by construction and a
-feed reader shows `<script>` in an abstract as text.  XML 1.0 cannot carry control characters at all,
-so they are dropped from text first (a stray U+0001 in a title would otherwise be a 500).  Feeds hold at
-most `FEED_SIZE` papers, in the list's own order.
+Written by feedgen (lxml underneath), so every string is XML-escaped by construction.  That alone is not
+enough for RSS: readers take an RSS `<description>` (and, when it looks like markup, a `<title>`) as HTML,
+so an abstract's `<script>` or `<img onerror>`, XML-escaped once, came back to life in the reader.  RSS
+text is therefore HTML-escaped first and XML-escaped by feedgen on top: what a reader renders is the
+text.  Atom says what its text is (`type="text"`), so Atom carries it escaped once, as is.  XML 1.0
+cannot carry control characters at all, so they are dropped from text first (a stray U+0001 in a title
+would otherwise be a 500).  Absolute links use the configured base URL (`WebSettings.site_url`), never
+the request's Host header.  Feeds hold at most `FEED_SIZE` papers, in the list's own order; a search feed
+is cached per data version and, when it must be computed, rate-limited per client ("search_feed").
 """
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
@@ -18,9 +24,11 @@ from feedgen.feed import FeedGenerator
 
 from paperfeed.models import Paper
 from paperfeed.search.query import QueryError, parse_query
-from paperfeed.web.api import Bound, Day, Month, Week, error_responses
-from paperfeed.web.context import paper_url, web
+from paperfeed.urls import paper_url
+from paperfeed.web.api import Bound, Day, Month, Week, error_responses, limit_costly
+from paperfeed.web.context import web
 from paperfeed.web.listing import Period, PeriodError, latest_day, list_period, parse_period
+from paperfeed.web.pagecache import data_version
 from paperfeed.web.pages import MAX_PARAM, parse_day
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], responses=error_responses(400))
@@ -35,6 +43,11 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 def xml_text(s: str) -> str:
     """`s` without the characters XML 1.0 forbids (C0 controls, U+FFFE/U+FFFF, lone surrogates)."""
     return _NOT_XML.sub("", s)
+
+
+def rss_html(s: str) -> str:
+    """Text as the HTML an RSS reader expects in `<description>`/`<title>`: markup in it shows as text."""
+    return html.escape(xml_text(s), quote=False)
 
 
 def _when(p: Paper) -> datetime:
@@ -54,14 +67,18 @@ def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.generator("paperfeed")
+    rss = fmt == "rss"
     for p in papers:
-        url = site_url.rstrip("/") + paper_url(p.id)
+        url = paper_url(site_url, p.id)
         fe = fg.add_entry(order="append")
         fe.id(url)
         fe.guid(url, permalink=True)
-        fe.title(xml_text(p.title))
+        fe.title(rss_html(p.title) if rss else xml_text(p.title))
         fe.link(href=url)
-        fe.summary(xml_text(p.abstract))  # Atom summary and RSS description, as plain text
+        if rss:  # readers render it as HTML: give them HTML whose text is the abstract
+            fe.description(rss_html(p.abstract))
+        else:
+            fe.summary(xml_text(p.abstract), type="text")
         fe.published(_when(p))
         fe.updated(_when(p))
         for name in p.authors[:20] or ["unknown"]:  # Atom needs an author; RSS wants an email, so has none
@@ -71,10 +88,16 @@ def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list
     return fg.rss_str() if fmt == "rss" else fg.atom_str()
 
 
+def _urls(request: Request) -> tuple[str, str]:
+    """(this feed's absolute URL, the site's), both under the configured base URL."""
+    site = web(request).settings.site_url()
+    query = request.url.query
+    return site + request.url.path + (f"?{query}" if query else ""), site + "/"
+
+
 def _respond(request: Request, fmt: str, title: str, papers: list[Paper]) -> Response:
-    base = str(request.base_url)
-    body = render_feed(fmt, title, str(request.url), base, papers)
-    return Response(body, media_type=MEDIA[fmt])
+    self_url, site_url = _urls(request)
+    return Response(render_feed(fmt, title, self_url, site_url, papers), media_type=MEDIA[fmt])
 
 
 @router.get("/daily.{fmt}", summary="Feed of the daily list (or a week's / month's)",
@@ -102,7 +125,8 @@ def trending_feed(request: Request, fmt: Fmt, period: Literal["day", "week", "mo
     return _respond(request, fmt, f"paperfeed: trending this {period}", papers)
 
 
-@router.get("/search.{fmt}", summary="Feed of a search: subscribe to a saved query", response_class=Response)
+@router.get("/search.{fmt}", summary="Feed of a search: subscribe to a saved query", response_class=Response,
+            responses=error_responses(400, 429))
 def search_feed(request: Request, fmt: Fmt, q: Annotated[str, Query(min_length=1, max_length=MAX_PARAM)],
                 since: Bound = None, until: Bound = None, cat: Text = None) -> Response:
     w = web(request)
@@ -111,5 +135,11 @@ def search_feed(request: Request, fmt: Fmt, q: Annotated[str, Query(min_length=1
                          categories=[cat] if cat else None)
     except QueryError as e:
         raise HTTPException(400, f"bad query: {e}") from None
-    results = w.pf.engine.search(uq, limit=FEED_SIZE)
-    return _respond(request, fmt, f"paperfeed: {q}", [r.paper for r in results])
+    self_url, site_url = _urls(request)
+    key = ("search-feed", fmt, repr(uq), q, self_url, *data_version(w.pf.store))
+    body = w.api_bodies.peek(key)
+    if body is None:
+        limit_costly(request, "search_feed")
+        body = w.api_bodies.get_or_render(key, lambda: render_feed(
+            fmt, f"paperfeed: {q}", self_url, site_url, [r.paper for r in w.search(uq, limit=FEED_SIZE)]))
+    return Response(body, media_type=MEDIA[fmt])

@@ -12,6 +12,7 @@ own upvotes, their name) always get a fresh render.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -22,7 +23,9 @@ from sqlalchemy import func, select
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import submissions, votes
 
-CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in escaped HTML, so the replace is exact
+# Per process and random: paper text cannot hold it (a fixed "\x00csrf\x00" could be planted in a title or a
+# link, and then printed each visitor's CSRF token there).  Each worker has its own cache, so its own value.
+CSRF_PLACEHOLDER = f"pf-csrf-{secrets.token_hex(16)}"
 MAX_PAGES = 512
 T = TypeVar("T")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from paperfeed.mail.settings import MailSettings
+from paperfeed.mail.settings import MailSettings, base_url_from_env
+from paperfeed.web.limits import BODY_TIMEOUT
 
 log = logging.getLogger(__name__)
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
@@ -19,7 +21,13 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "submit": (20, 1 / 6),
     "subscribe": (5, 1 / 60),  # each one sends an email: keep the site from being a mail cannon
     "preferences": (30, 1 / 2),
+    # Costly anonymous reads, counted only when the answer is not cached (README "Hostile input and limits"):
+    # one similar-papers or search computation costs 10-80 ms of a core, a search feed up to 50 results.
+    "similar": (30, 2.0),
+    "search": (60, 5.0),
+    "search_feed": (20, 1 / 3),
 }
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 def mail_from_env() -> MailSettings | None:
@@ -73,3 +81,24 @@ class WebSettings:
     arxiv_api_url: str | None = field(default_factory=lambda: os.environ.get("PAPERFEED_ARXIV_API", ARXIV_API_URL))
     # SMTP and the public base URL for the confirmation emails of /subscribe; None = this site sends no mail.
     mail: MailSettings | None = field(default_factory=lambda: mail_from_env())
+    # The site's public address for absolute links (feeds, emails): None = the mail settings' base URL, else
+    # $PAPERFEED_BASE_URL, else http://127.0.0.1:8000.  Never the request's Host header.
+    base_url: str | None = None
+    # Host headers answered (Starlette TrustedHostMiddleware); None = $PAPERFEED_ALLOWED_HOSTS (comma-separated),
+    # else the base URL's host plus localhost and 127.0.0.1.  ["*"] turns the check off.
+    allowed_hosts: list[str] | None = None
+    body_timeout: float = BODY_TIMEOUT  # seconds for a whole request body (web/limits.py)
+
+    def site_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return self.mail.base_url.rstrip("/") if self.mail else base_url_from_env()
+
+    def trusted_hosts(self) -> list[str]:
+        if self.allowed_hosts is not None:
+            return list(self.allowed_hosts)
+        configured = [h.strip() for h in os.environ.get("PAPERFEED_ALLOWED_HOSTS", "").split(",") if h.strip()]
+        if configured:
+            return configured
+        host = urlsplit(self.site_url()).hostname
+        return list(dict.fromkeys([*([host] if host else []), *LOCAL_HOSTS]))

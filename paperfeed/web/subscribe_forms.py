@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from zoneinfo import available_timezones
 
 from paperfeed.mail.model import SECTION_TITLES
 from paperfeed.mail.subscriptions import (
@@ -20,6 +19,7 @@ from paperfeed.mail.subscriptions import (
     Prefs,
     SubscriptionError,
     check_follow,
+    iana_zones,
 )
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -29,7 +29,7 @@ FOLLOW_LABELS = {"search": "Saved search", "author": "Author", "category": "Cate
 @cache
 def timezones() -> tuple[str, ...]:
     """Every IANA zone the server knows (tzdata), sorted: the select on the preferences page."""
-    return tuple(sorted(available_timezones()))
+    return tuple(sorted(iana_zones()))
 
 
 def _int(text: str, what: str, low: int, high: int) -> int:

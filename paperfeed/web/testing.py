@@ -7,9 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+
+from paperfeed.web.limits import server_options
 
 
 def free_port() -> int:
@@ -19,10 +22,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
-    """Yield the base URL (`http://127.0.0.1:PORT`) of a uvicorn server running `app`; stop it after."""
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", **options: Any) -> Iterator[str]:
+    """Yield the base URL (`http://127.0.0.1:PORT`) of a uvicorn server running `app`, with the options
+    `paperfeed serve` uses (web/limits.py; `options` override them); stop it after."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    opts = {**server_options(), **options}
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", **opts))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
