@@ -5,9 +5,17 @@ Shared by the site, the API, the feeds and the digest (issue 11).  Speaks no SQL
 """
 
 from paperfeed.recommend.features import PaperFeatures, fold_name
-from paperfeed.recommend.ranker import DEFAULT_WEIGHTS, FEATURES, Pick, recommend, score_rows
+from paperfeed.recommend.ranker import (
+    DEFAULT_WEIGHTS,
+    FEATURES,
+    Candidates,
+    Pick,
+    candidates_of,
+    recommend,
+    score_rows,
+)
 from paperfeed.recommend.signals import Like, Signals
 from paperfeed.recommend.text import ARXIV_SANITY_TFIDF, RANKER_TFIDF, fit_tfidf
 
-__all__ = ["DEFAULT_WEIGHTS", "FEATURES", "ARXIV_SANITY_TFIDF", "RANKER_TFIDF", "Like", "PaperFeatures", "Pick", "Signals",
-           "fit_tfidf", "fold_name", "recommend", "score_rows"]
+__all__ = ["ARXIV_SANITY_TFIDF", "DEFAULT_WEIGHTS", "FEATURES", "RANKER_TFIDF", "Candidates", "Like",
+           "PaperFeatures", "Pick", "Signals", "candidates_of", "fit_tfidf", "fold_name", "recommend", "score_rows"]

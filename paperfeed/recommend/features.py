@@ -48,7 +48,14 @@ class PaperFeatures:
         self.tfidf_background = (np.asarray(self.tfidf.mean(axis=0)).ravel().astype(np.float32) if n
                                  else np.zeros(self.tfidf.shape[1], np.float32))
         counts = Counter(c for cats in self.categories for c in set(cats))
-        self.category_rate = {c: k / max(n, 1) for c, k in counts.items()}
+        self.category_names = sorted(counts)
+        self.category_rates = np.array([counts[c] / n for c in self.category_names], dtype=np.float32)
+        code = {c: i for i, c in enumerate(self.category_names)}
+        width = max((len(set(cats)) for cats in self.categories), default=0) or 1
+        self.category_index = np.full((n, width), -1, dtype=np.int64)  # -1 pads; see ranker._category_scores
+        for i, cats in enumerate(self.categories):
+            uniq = sorted({code[c] for c in cats})
+            self.category_index[i, : len(uniq)] = uniq
         self.folded_authors = [tuple(fold_name(a) for a in names) for names in self.authors]
 
     def rows(self, paper_ids: Sequence[str]) -> np.ndarray:

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from paperfeed.recommend.features import PaperFeatures, fold_name
 from paperfeed.recommend.reasons import explain
@@ -47,9 +48,11 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "tfidf_rocchio": 1.0, "tfidf_recent": 0.0, "emb_rocchio": 0.25, "tfidf_max": 0.5, "emb_max": 0.5, "emb_top3": 0.25,
     "category": 0.25, "dismissed_tfidf_rocchio": -0.25, "dismissed_emb_max": -0.25,
 }
-# Explicit follows outrank similarity: a followed author's new paper should top the feed.  In z-score
-# units (a candidate 3 standard deviations above the mean similarity is a very strong match).
-FOLLOW_BONUS = {"author": 4.0, "search": 3.0, "category": 1.0}
+# Explicit follows: a followed author's or saved search's new paper comes before every similarity pick
+# (it is what the reader asked for; among themselves they keep the similarity order).  A followed
+# category is a broad wish: a bonus in z-score units, so a strong similarity pick can still beat it.
+FIRST = ("author", "search")
+CATEGORY_BONUS = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,52 +68,70 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
 
 
-def feature_matrix(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, cand: np.ndarray,
+@dataclass
+class Block:
+    """A set of candidate rows prepared once and shared by every reader ranked against it (a digest
+    window, a daily list): the slices and the reader-independent terms of the features."""
+
+    rows: np.ndarray
+    vectors: np.ndarray
+    tfidf_t: sp.csr_matrix  # (V, c): the candidates' tf-idf, transposed so liked rows multiply it directly
+    tfidf_background: np.ndarray  # c . mean tf-idf of the corpus
+    vector_background: np.ndarray
+    category_index: np.ndarray  # (c, m) indexes into PaperFeatures.category_names, -1 padded
+
+
+def prepare(pf: PaperFeatures, rows: np.ndarray) -> Block:
+    rows = np.asarray(rows, dtype=np.int64)
+    ct = pf.tfidf[rows]
+    cv = pf.vectors[rows]
+    return Block(rows, cv, ct.T.tocsr(), ct @ pf.tfidf_background, cv @ pf.vector_background, pf.category_index[rows])
+
+
+def feature_matrix(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, block: Block,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw features (candidates x FEATURES) for row indexes, plus the candidates' embedding and tf-idf
-    cosines to each liked paper (kept to write reasons).  `liked` must be non-empty."""
-    cv = pf.vectors[cand]
-    ct = pf.tfidf[cand]
-    lv = pf.vectors[liked]
-    lt = pf.tfidf[liked]
-    emb = cv @ lv.T  # (c, l)
-    tf = (ct @ lt.T).toarray()
-    out = np.zeros((len(cand), len(FEATURES)), dtype=np.float32)
+    """Raw features (candidates x FEATURES), plus the candidates' embedding and tf-idf cosines to each
+    liked paper (kept to write reasons).  `liked` must be non-empty.
+
+    Every term derives from two (candidates x likes) similarity matrices: c . mean(likes) is the row
+    mean of the cosines, so no vocabulary-sized vector is built per reader."""
+    emb = block.vectors @ pf.vectors[liked].T  # (c, l)
+    tf = (pf.tfidf[liked] @ block.tfidf_t).T.toarray()
+    out = np.zeros((len(block.rows), len(FEATURES)), dtype=np.float32)
     n = len(liked)
     recency = 1 / (1 + np.log10(np.arange(n, 0, -1, dtype=np.float32)))  # liked is oldest first
-    out[:, 0] = ct @ (np.asarray(lt.mean(axis=0)).ravel() - pf.tfidf_background)
-    out[:, 1] = tf @ (recency / recency.sum()) - ct @ pf.tfidf_background
-    out[:, 2] = cv @ (lv.mean(axis=0) - pf.vector_background)
+    out[:, 0] = tf.mean(axis=1) - block.tfidf_background
+    out[:, 1] = tf @ (recency / recency.sum()) - block.tfidf_background
+    out[:, 2] = emb.mean(axis=1) - block.vector_background
     out[:, 3] = tf.max(axis=1)
     out[:, 4] = emb.max(axis=1)
     k = min(3, n)
     out[:, 5] = np.partition(emb, n - k, axis=1)[:, -k:].mean(axis=1)
-    out[:, 6] = _category_scores(pf, liked, cand)
+    out[:, 6] = _category_scores(pf, liked, block)
     if len(dismissed):
-        dt = pf.tfidf[dismissed]
-        out[:, 7] = ct @ np.asarray(dt.mean(axis=0)).ravel()
-        out[:, 8] = (cv @ pf.vectors[dismissed].T).max(axis=1)
+        out[:, 7] = (pf.tfidf[dismissed] @ block.tfidf_t).T.toarray().mean(axis=1)
+        out[:, 8] = (block.vectors @ pf.vectors[dismissed].T).max(axis=1)
     return out, emb, tf
 
 
-def _category_scores(pf: PaperFeatures, liked: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    counts: dict[str, int] = {}
-    for i in liked:
-        for c in set(pf.categories[i]):
-            counts[c] = counts.get(c, 0) + 1
+def _category_scores(pf: PaperFeatures, liked: np.ndarray, block: Block) -> np.ndarray:
+    """max over the candidate's categories of log(P(category | likes) / P(category)), smoothed."""
     n = len(liked)
-    lift = {c: np.log((k + 0.5) / (n + 1.0) / max(pf.category_rate.get(c, 0.0), 1e-4)) for c, k in counts.items()}
-    floor = float(np.log(0.5 / (n + 1.0) / 0.05))  # a category none of the likes carry, at a typical 5% rate
-    return np.array([max((lift.get(c, floor) for c in pf.categories[i]), default=floor) for i in cand],
-                    dtype=np.float32)
+    idx = pf.category_index[liked]
+    counts = np.bincount(idx[idx >= 0], minlength=len(pf.category_names)).astype(np.float32)
+    floor = np.float32(np.log(0.5 / (n + 1.0) / 0.05))  # a category no like carries: as one at a 5% rate
+    lift = np.where(counts > 0, np.log((counts + 0.5) / (n + 1.0) / np.maximum(pf.category_rates, 1e-4)), floor)
+    table = np.append(lift, floor)  # index -1 (padding) reads the floor
+    return table[block.category_index].max(axis=1)
 
 
-def score_rows(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, cand: np.ndarray,
+def score_rows(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, cand: np.ndarray | Block,
                weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> np.ndarray:
     """Similarity score of each candidate row (what the benchmark measures; no follows, no reasons)."""
-    if not len(liked) or not len(cand):
-        return np.zeros(len(cand), dtype=np.float32)
-    raw, _, _ = feature_matrix(pf, liked[-MAX_LIKES:], dismissed, cand)
+    block = cand if isinstance(cand, Block) else prepare(pf, cand)
+    if not len(liked) or not len(block.rows):
+        return np.zeros(len(block.rows), dtype=np.float32)
+    raw, _, _ = feature_matrix(pf, liked[-MAX_LIKES:], dismissed, block)
     return _weighted(raw, weights)
 
 
@@ -120,32 +141,51 @@ def _weighted(raw: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
     return z @ w
 
 
-def recommend(signals: Signals, candidates: Sequence[str], pf: PaperFeatures, limit: int | None = None,
+@dataclass
+class Candidates:
+    """Candidate papers prepared once (sorted ids the corpus knows, and their Block) for many readers."""
+
+    ids: list[str]
+    block: Block
+
+
+def candidates_of(pf: PaperFeatures, paper_ids: Sequence[str]) -> Candidates:
+    ids = sorted({p for p in paper_ids if p in pf.index})
+    return Candidates(ids, prepare(pf, pf.rows(ids)))
+
+
+def recommend(signals: Signals, candidates: Sequence[str] | Candidates, pf: PaperFeatures, limit: int | None = None,
               weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[Pick]:
     """Rank `candidates` for one reader, best first, each with the reason it was picked.
 
-    Candidates the reader liked, dismissed or must not see again (signals.exclude) are never picked,
-    nor ids the corpus does not know.  A reader with no signal at all gets no picks (the caller shows a
-    cold-start page instead of an arbitrary order)."""
+    Pass a `Candidates` (candidates_of) when ranking many readers against the same papers.  Candidates
+    the reader liked, dismissed or must not see again (signals.exclude) are never picked, nor ids the
+    corpus does not know.  A reader with no signal at all gets no picks (the caller shows a cold-start
+    page instead of an arbitrary order)."""
     if signals.is_empty:
         return []
+    cs = candidates if isinstance(candidates, Candidates) else candidates_of(pf, candidates)
     drop = set(signals.exclude) | set(signals.dismissed) | {lk.paper_id for lk in signals.liked}
-    cand_ids = sorted({c for c in candidates if c in pf.index and c not in drop})
-    if not cand_ids:
+    keep = np.array([p not in drop for p in cs.ids], dtype=bool)
+    if not keep.any():
         return []
-    cand = pf.rows(cand_ids)
+    cand_ids = [p for p, k in zip(cs.ids, keep, strict=True) if k]
+    cand = cs.block.rows[keep]
     likes = [lk for lk in signals.liked if lk.paper_id in pf.index][-MAX_LIKES:]
     liked = pf.rows([lk.paper_id for lk in likes])
     dismissed = pf.rows(list(signals.dismissed))
     score = np.zeros(len(cand), dtype=np.float32)
     emb = tf = None
     if len(liked):
-        raw, emb, tf = feature_matrix(pf, liked, dismissed, cand)
+        raw, emb, tf = feature_matrix(pf, liked, dismissed, cs.block)
+        raw, emb, tf = raw[keep], emb[keep], tf[keep]
         score += _weighted(raw, weights)
     follows = _follows(signals, cand_ids, cand, pf)
-    for j, kinds in follows.items():
-        score[j] += sum(FOLLOW_BONUS[k] for k in {kind for kind, _ in kinds})
-    order = np.lexsort((np.array(cand_ids), -score))
+    lift = float(score.max() - score.min()) + 1.0
+    for j, hits in follows.items():
+        kinds = {kind for kind, _ in hits}
+        score[j] += (lift if kinds & set(FIRST) else 0.0) + (CATEGORY_BONUS if "category" in kinds else 0.0)
+    order = np.lexsort((np.arange(len(cand_ids)), -score))  # cand_ids are sorted: ties go to the smaller id
     if limit is not None:
         order = order[:limit]
     return [Pick(cand_ids[j], float(score[j]),
