@@ -45,8 +45,8 @@ FEATURES = ("tfidf_rocchio", "tfidf_recent", "emb_rocchio", "tfidf_max", "emb_ma
 
 # Tuned on TUNE_CUTS of the author-continuation benchmark (bench/recommend_author_continuation.py --tune).
 DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "tfidf_rocchio": 1.0, "tfidf_recent": 0.0, "emb_rocchio": 0.25, "tfidf_max": 0.5, "emb_max": 0.5, "emb_top3": 0.25,
-    "category": 0.25, "dismissed_tfidf_rocchio": -0.25, "dismissed_emb_max": -0.25,
+    "tfidf_rocchio": 1.0, "tfidf_recent": 0.25, "emb_rocchio": 0.0, "tfidf_max": 0.25, "emb_max": 1.0,
+    "emb_top3": 1.0, "category": 0.25, "dismissed_tfidf_rocchio": -0.25, "dismissed_emb_max": -0.25,
 }
 # Explicit follows: a followed author's or saved search's new paper comes before every similarity pick
 # (it is what the reader asked for; among themselves they keep the similarity order).  A followed
