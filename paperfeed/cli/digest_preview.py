@@ -34,6 +34,9 @@ def preview(
         if sub is None:
             raise UserError(f"no subscriber with the address {email.strip()!r}")
         digest = next_digest(pf, sub, when)
+        from paperfeed.mail.why_empty import why_empty
+
+        reasons = why_empty(pf, digest, when.date())
         msg = render_message(digest, settings, Links(site_secret(pf.store), settings.base_url),
                              message_id=message_id(sub.id, digest.period.key, settings.mail_domain),
                              date=digest.period.due_at)
@@ -42,8 +45,10 @@ def preview(
     if fmt == "eml":
         typer.echo(msg.as_string(), nl=False)
         return
-    if sub.status != "active":
+    if sub.status != "active" and not reasons:
         typer.echo(f"note: {sub.email} is {sub.status}; nothing is sent until it is active", err=True)
+    for r in reasons:
+        typer.echo(f"empty: {r}", err=True)
     typer.echo(f"Subject: {msg['Subject']}\nDue: {digest.period.due_at:%Y-%m-%d %H:%M} UTC\n", err=True)
     part = msg.get_body(("plain",) if fmt == "text" else ("html",))
     typer.echo(part.get_content(), nl=False)

@@ -57,6 +57,7 @@ def subscribe(
         raise UserError(str(e)) from None
     settings = mail_settings()
     pf = open_core(ctx.find_root().params.get("db"))
+    settings = settings.beside(pf.db_path)  # no SMTP server configured: the outbox beside the database
     try:
         subs = Subscriptions(pf.store)
         sub, created = subs.subscribe(email, prefs, follows_=follows)
@@ -74,7 +75,8 @@ def subscribe(
             if send:
                 try:
                     send_message(render_confirmation(sub, settings, links), settings)
-                    typer.echo(f"confirmation email sent to {sub.email}")
+                    typer.echo(f"confirmation email sent to {sub.email}" + (
+                        f" (into {settings.transport}: see /outbox)" if settings.uses_outbox else ""))
                 except MailNotSent as e:
                     typer.echo(f"warning: the confirmation email was not sent ({e}); pass the link on yourself",
                                err=True)

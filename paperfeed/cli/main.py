@@ -26,7 +26,7 @@ app = typer.Typer(
     help="paperfeed: find the papers that matter.",
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line (tests and logs read them)
 
 
 class Fmt(StrEnum):
@@ -134,6 +134,12 @@ def _summarise(report) -> None:  # type: ignore[no-untyped-def]
         f"added {report.total('added')}, updated {report.total('updated')}, unchanged {report.total('unchanged')}, "
         f"rejected {report.total('rejected')}" + (f"; {len(report.failed)} input(s) failed" if report.failed else "")
     )
+    unchanged = report.total("unchanged")
+    if unchanged:  # e.g. the README's first `ingest` after `./run.sh` has already ingested the same file
+        nothing_new = not (report.total("added") or report.total("updated"))
+        err.print(f"unchanged {unchanged:,}: already in the store with the same metadata"
+                  + ("; nothing new to add (ingesting the same input again changes nothing)" if nothing_new else ""),
+                  markup=False, highlight=False)
 
 
 # -- index ----------------------------------------------------------------------------------------
@@ -149,9 +155,25 @@ def index(
     with _bar("keyword index") as bar:
         t = bar.add_task("keyword index", total=None)
         pf.refresh_keyword_index(lambda d, n: bar.update(t, completed=d, total=n), rebuild=rebuild)
-    with _bar("embed") as bar:
-        t = bar.add_task("embed", total=None)
-        n = pf.embed(lambda d, total: bar.update(t, completed=d, total=total), limit=limit)
+    from paperfeed.cli.index_wait import wait_for_other_embedder
+
+    try:
+        waited = wait_for_other_embedder(pf, limit, _bar, err)
+    except KeyboardInterrupt:
+        err.print("stopped waiting; the other embedder goes on (progress: `paperfeed status`, /status)")
+        raise typer.Exit(130) from None
+    n = 0
+    if waited is not None and waited.reached:
+        rest = waited.papers - waited.embedded
+        err.print(f"done: {waited.embedded:,}/{waited.papers:,} papers have embeddings"
+                  + (f"; {waited.holder} goes on with the other {rest:,}" if rest > 0 else ""),
+                  markup=False, highlight=False)
+    else:
+        left = limit if waited is None or limit is None else max(0, waited.target - waited.embedded)
+        if left != 0:  # (a limit of 0 would mean "no limit" to the store)
+            with _bar("embed") as bar:
+                t = bar.add_task("embed", total=None)
+                n = pf.embed(lambda d, total: bar.update(t, completed=d, total=total), limit=left)
     with _bar("vector index") as bar:
         t = bar.add_task("vector index", total=None)
         pf.refresh_vector_index(lambda d, n: bar.update(t, completed=d, total=n), rebuild=rebuild)
@@ -181,19 +203,24 @@ def search(
                          categories=category)
     except QueryError as e:
         raise UserError(f"bad query: {e}") from None
-    results = _pf().engine.search(uq, limit=limit, offset=offset, mode=mode.value)
-    _print_results(results, format)
+    engine = _pf().engine
+    results = engine.search(uq, limit=limit, offset=offset, mode=mode.value)
+    if format is Fmt.table:
+        from paperfeed.cli.results import match_count
+
+        total = match_count(engine, uq, mode.value)
+        err.print(render.count_line(total, offset, len(results), related=mode is not Mode.keyword and uq.has_text),
+                  markup=False, highlight=False)
+    _print_results(results, format, first=offset + 1)
 
 
-def _print_results(results, format: Fmt) -> None:  # type: ignore[no-untyped-def]
+def _print_results(results, format: Fmt, best: float = render.SEARCH_BEST, first: int = 1) -> None:  # type: ignore[no-untyped-def]
     if format is Fmt.json:
-        out.print(render.results_json(results), markup=False, highlight=False)
+        out.print(render.results_json(results, best), markup=False, highlight=False)
     elif format is Fmt.page:
         sys.stdout.write(render.results_page(results) + "\n")
-    else:
-        if not results:
-            err.print("no papers match")
-        render.results_table(results, out)
+    elif results:
+        render.results_table(results, out, best, first)
 
 
 @app.command()
@@ -207,7 +234,9 @@ def similar(
         results = _pf().engine.similar(paper_id, limit)
     except KeyError:
         raise UserError(f"no paper with id {paper_id!r}") from None
-    _print_results(results, format)
+    if format is Fmt.table and not results:
+        err.print("no similar papers", markup=False)
+    _print_results(results, format, render.SIMILAR_BEST)
 
 
 @app.command()
@@ -263,42 +292,9 @@ def serve(
     """Serve the papers site and its JSON API (docs at /docs).  On an empty database, first ingests
     the comma-separated files or URLs of $PAPERFEED_SOURCES in the background; papers without
     embeddings are embedded in a background process while the site serves (progress on /status)."""
-    import os
+    from paperfeed.cli.serve import serve_site  # start-up, background jobs and the start-up log
 
-    import uvicorn
-
-    from paperfeed.search.background import EmbedderProcess, background_enabled
-    from paperfeed.search.embedder import available_cpus
-    from paperfeed.web import create_app
-    from paperfeed.web.bootstrap import WORKERS_ENV, configured_sources, start_background_ingest
-
-    pf = _pf()
-    pf.refresh_keyword_index()  # catch up before the first request rather than during it
-    if start_background_ingest(pf, configured_sources()):
-        err.print("empty database: ingesting $PAPERFEED_SOURCES in the background", markup=False)
-    from paperfeed.mail.runner import start_scheduler  # `digest run` every $PAPERFEED_DIGEST_INTERVAL min
-
-    start_scheduler(pf)
-    if not embed:
-        os.environ["PAPERFEED_EMBED_IN_BACKGROUND"] = "0"  # the status page (in every worker) says "off"
-    embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
-    n = workers or available_cpus()
-    # uvloop + httptools: the fastest event loop and HTTP parser uvicorn has (both installed with paperfeed).
-    # Request heads and bodies are bounded in size and time (web/limits.py: its protocol and middleware).
-    from paperfeed.web.limits import server_options
-
-    opts = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "proxy_headers": False,
-            "loop": "uvloop", **server_options()}
-    try:
-        if n == 1:
-            uvicorn.run(create_app(pf), **opts)
-        else:  # each worker process builds its own app over the same database (bootstrap.create_worker_app)
-            os.environ["PAPERFEED_DB"] = str(pf.db_path)
-            os.environ[WORKERS_ENV] = str(n)
-            uvicorn.run("paperfeed.web.bootstrap:create_worker_app", factory=True, workers=n, **opts)
-    finally:
-        if embedder is not None:
-            embedder.stop()
+    serve_site(_pf(), host=host, port=port, workers=workers, embed=embed, access_log=access_log, err=err)
 
 
 from paperfeed.cli.digest import digest_app  # noqa: E402  (registers `paperfeed digest ...`)
@@ -308,9 +304,11 @@ app.add_typer(digest_app, name="digest")
 
 def main() -> None:
     """Entry point: usage errors exit 2 (Typer), user errors exit 1 with one line, never a traceback."""
+    from paperfeed.cli.quiet import quiet_model_loading
     from paperfeed.ingestion.errors import IngestError
     from paperfeed.search.query import QueryError
 
+    quiet_model_loading()  # before anything imports transformers; inherited by workers and the embedder
     try:
         app()
     except (UserError, IngestError, QueryError) as e:

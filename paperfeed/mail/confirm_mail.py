@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 
 from paperfeed.mail.links import PURPOSES, Links
 from paperfeed.mail.settings import MailSettings
-from paperfeed.mail.smtp import Outcome, SmtpConfigError, SmtpSession
+from paperfeed.mail.smtp import Outcome, SmtpConfigError, open_session
 from paperfeed.mail.subscriptions import Subscriber
 
 CONFIRM_DAYS = PURPOSES["confirm"] // (24 * 3600)
@@ -75,9 +75,10 @@ def render_reminder(sub: Subscriber, settings: MailSettings, links: Links) -> Em
 
 
 def send_message(msg: EmailMessage, settings: MailSettings) -> None:
-    """Hand one message to the configured SMTP server (one session of `smtp.py`), or raise `MailNotSent`."""
+    """Hand one message to the configured SMTP server (one session of `smtp.py`) or write it to the outbox,
+    or raise `MailNotSent`."""
     try:
-        with SmtpSession(settings) as session:
+        with open_session(settings) as session:
             result = session.send(msg, str(msg["To"]))
     except SmtpConfigError as e:
         raise MailNotSent(str(e)) from None

@@ -31,7 +31,7 @@ from paperfeed.mail.ledger import Claim, Ledger, PlanCounts
 from paperfeed.mail.links import Links
 from paperfeed.mail.model import Digest
 from paperfeed.mail.settings import MailSettings
-from paperfeed.mail.smtp import Outcome, SmtpSession
+from paperfeed.mail.smtp import Outcome, open_session
 from paperfeed.mail.subscriptions import Subscriptions, utcnow
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import digests
@@ -119,7 +119,7 @@ def _release(ledger: Ledger, claims: list[Claim]) -> None:
 def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,
                batch: int, report: RunReport, lock: threading.Lock) -> None:
     """One SMTP connection's worth of work: claim, render, send, record, until nothing is owed."""
-    with SmtpSession(settings) as session, ledger.sent_recorder() as mark_sent:
+    with open_session(settings) as session, ledger.sent_recorder() as mark_sent:
         while True:
             claims = ledger.claim(batch, now)
             if not claims:
@@ -181,6 +181,7 @@ def send_owed(store: Store, settings: MailSettings, now: datetime | None = None,
     SMTP connections in parallel threads.  Each claim is atomic, so threads and processes never overlap.
     Needs only the store (no search indexes), so a sender starts fast."""
     now = now or utcnow()
+    settings = settings.beside(store.path)  # no SMTP server configured: the outbox beside this database
     ledger = ledger or Ledger(store)
     links = Links(site_secret(store), settings.base_url)
     render = render or _default_renderer()

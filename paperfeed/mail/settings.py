@@ -8,13 +8,17 @@
     PAPERFEED_MAIL_FROM      the From address                  (default paperfeed@localhost)
     PAPERFEED_BASE_URL       the site's public address, used in every link of an email
                              (default http://127.0.0.1:8000)
+
+With neither PAPERFEED_SMTP_HOST nor PAPERFEED_SMTP_PORT set, no SMTP server is configured: messages are
+written to the local outbox beside the database (`<db>.outbox/`, mail/outbox.py) and shown at /outbox.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -24,6 +28,7 @@ def base_url_from_env(env: Mapping[str, str] = os.environ) -> str:
     """PAPERFEED_BASE_URL without a trailing slash: the site's public address (emails, feeds, allowed hosts)."""
     return (env.get("PAPERFEED_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+BESIDE_DB = "<beside the database>"  # the outbox folder, until `beside(db_path)` names it
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,24 @@ class MailSettings:
     timeout: float = 30.0
     sender: str = "paperfeed@localhost"
     base_url: str = DEFAULT_BASE_URL
+    outbox: str | None = None  # a folder: mail is written there instead of sent over SMTP
+
+    @property
+    def uses_outbox(self) -> bool:
+        return self.outbox is not None
+
+    def beside(self, db_path: Path | str | None) -> MailSettings:
+        """These settings with the outbox named for database `db_path` (no change when SMTP is configured)."""
+        if self.outbox != BESIDE_DB or db_path is None:
+            return self
+        from paperfeed.mail.outbox import outbox_dir
+
+        return replace(self, outbox=str(outbox_dir(Path(db_path))))
+
+    @property
+    def transport(self) -> str:
+        """Where mail goes, for logs and pages: "SMTP server HOST:PORT" or "the outbox FOLDER"."""
+        return f"the outbox {self.outbox}" if self.outbox else f"SMTP server {self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> MailSettings:
@@ -57,6 +80,8 @@ class MailSettings:
             timeout=timeout,
             sender=env.get("PAPERFEED_MAIL_FROM", "paperfeed@localhost"),
             base_url=base_url_from_env(env),
+            outbox=None if any(env.get(k, "").strip() for k in ("PAPERFEED_SMTP_HOST", "PAPERFEED_SMTP_PORT"))
+            else BESIDE_DB,
         )
 
     @property

@@ -1,5 +1,8 @@
 """One SMTP session (stdlib smtplib): send a message to one recipient and say how it went.
 
+`open_session(settings)` picks the transport: this SMTP session, or `outbox.OutboxSession` (same
+interface, same three outcomes) when no SMTP server is configured.
+
 Why classify rather than raise: the ledger needs exactly three answers per message.
   delivered  the server answered 250 to the end of DATA: it took responsibility for the message
   transient  worth trying again later: a 4xx reply, a dropped or refused connection, a timeout
@@ -24,8 +27,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from paperfeed.mail.settings import MailSettings
+
+if TYPE_CHECKING:
+    from paperfeed.mail.outbox import OutboxSession
 
 
 class Outcome(StrEnum):
@@ -180,6 +187,19 @@ class SmtpSession:
             self._drop()
             what = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
             return SendResult(Outcome.transient, None, f"{stage}: {what}"[:2000])
+
+
+def open_session(settings: MailSettings) -> SmtpSession | OutboxSession:
+    """The transport the settings choose: an SMTP session, or the local outbox when no SMTP server is
+    configured (`MailSettings.outbox`, named for a database by `MailSettings.beside`)."""
+    if settings.outbox is None:
+        return SmtpSession(settings)
+    from paperfeed.mail.outbox import OutboxSession
+    from paperfeed.mail.settings import BESIDE_DB
+
+    if settings.outbox == BESIDE_DB:
+        raise ValueError("the outbox folder is not named yet: call MailSettings.beside(db_path) first")
+    return OutboxSession(settings.outbox)
 
 
 def _quietly_close(smtp: smtplib.SMTP) -> None:

@@ -176,6 +176,9 @@ class BackgroundEmbedder:
         run = EmbedRun(order=[] if self.record_order else None)
         store, semantic = self.pf.store, self.pf.engine.semantic
         with embed_lock(self.db_path, blocking=blocking):
+            # Say at once who holds the lock: loading the model can take a minute on loaded cores, and a
+            # `paperfeed index` that waits meanwhile names this process (cli/index_wait.py).
+            self._write_progress("embedding", run_embedded=0)
             started, last_sync = time.monotonic(), time.monotonic()
             try:
                 while not self.stop.is_set():
@@ -205,6 +208,7 @@ class BackgroundEmbedder:
         """Work through the backlog, then watch the store for new papers, until `stop` is set."""
         store = self.pf.store
         seen = -1
+        self._write_progress("starting")
         try:
             while not self.stop.is_set():
                 seq = store.current_seq()

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, feeds, pages, subscribe, tokens
+from paperfeed.web import accounts, api, feeds, outbox, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -106,6 +106,8 @@ class HeadAsGet:
 
 def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
+    if settings.mail is not None:  # no SMTP server configured: mail goes to the outbox beside this database
+        settings.mail = settings.mail.beside(pf.db_path)
     app = FastAPI(title="paperfeed", summary="Research papers: daily lists, search, trending.",
                   version="0.1.0", docs_url=None, redoc_url=None)
     add_offline_docs(app)
@@ -150,4 +152,5 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
+    app.include_router(outbox.router)
     return app

@@ -116,7 +116,10 @@ def subscribe(request: Request, email: str = Form("", max_length=320), search: s
             if e.permanent:
                 return _subscribe_page(request, 400, REFUSED, **values)
             return _subscribe_page(request, 503, NOT_SENT, **values)
-    return render(request, "subscribe_sent.html", email=normalise_email(email), title="Check your inbox · paperfeed")
+    from paperfeed.web.outbox import is_local  # the operator trying it out: the email is in /outbox
+
+    return render(request, "subscribe_sent.html", email=normalise_email(email), title="Check your inbox · paperfeed",
+                  outbox=mail.uses_outbox and is_local(request))
 
 
 # -- confirm ---------------------------------------------------------------------------------------
