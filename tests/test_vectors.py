@@ -281,8 +281,8 @@ def test_tombstones_are_masked_then_compacted_away(tmp_path: Path) -> None:
     queries = unit(rng, 30)
     assert [reopened.search(q, 10) for q in queries] == [index.search(q, 10) for q in queries]
     assert recall_at(reopened, queries) >= 0.95
-    reopened.remove(np.arange(700, 1_200))  # 1,200 tombstones of 5,100 rows: compacted
-    assert reopened._graph.ntotal == len(reopened) == 3_900
+    reopened.remove(np.arange(700, 1_300))  # 1,300 tombstones of 5,100 rows (> a quarter): compacted
+    assert reopened._graph.ntotal == len(reopened) == 3_800
     assert recall_at(reopened, queries) >= 0.95
     np.testing.assert_allclose(reopened.get([4_999])[0], vectors[4_999], atol=1e-6)
 
@@ -306,7 +306,7 @@ assert ix.search(np.array([1, 0, 0, 0.1], dtype=np.float32), 1)[0][0] == 1
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 s = onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
 assert s.run(None, {"x": np.array([-1, 2], dtype=np.float32)})[0].tolist() == [0, 2]
 print("ok")

@@ -36,8 +36,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import faiss
 import numpy as np
+
+# faiss builds the graph on OpenMP threads; by default they spin at every barrier, which on a shared
+# 2-core machine (web workers, the embedder) stalls each parallel step on a descheduled thread.  Read
+# when faiss loads its OpenMP runtime, hence before the import; a value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import faiss  # noqa: E402
 
 METRIC = "cos"
 DTYPES = ("f32", "f16", "i8")
