@@ -22,6 +22,7 @@ onnxruntime's crash the interpreter together); paperfeed's vector index is faiss
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -181,6 +182,7 @@ def load(model: SentenceTransformer, model_version: str, max_length: int,
                 return encoder
             log.warning("ONNX graph at %s disagrees with torch (cosine %.6f)%s", path, worst,
                         "; exporting it again" if attempt == 1 else "")
-        path.unlink(missing_ok=True)  # derived data: a corrupt or stale file is rebuilt from the weights
+        with contextlib.suppress(OSError):  # an unusable cache dir must not break the torch fallback
+            path.unlink(missing_ok=True)  # derived data: a corrupt or stale file is rebuilt from the weights
     log.warning("ONNX encoder unavailable, using torch")
     return None
