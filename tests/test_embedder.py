@@ -220,3 +220,87 @@ def test_query_path_matches_the_batch_path(embedder) -> None:  # type: ignore[no
         q = embedder._encode_one(t)
         assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-5
         assert float(np.dot(q, ref)) > 0.99999
+
+
+# -- the ONNX Runtime path (paperfeed/search/onnx_encoder.py) ------------------------------------------
+
+
+def _top10(vectors: np.ndarray) -> np.ndarray:
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    return np.argsort(-sims, axis=1, kind="stable")[:, :10]
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture()
+def onnx_encoder(embedder: Embedder, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from paperfeed.search import onnx_encoder as mod
+
+    monkeypatch.setenv("PAPERFEED_CACHE", str(onnx_cache))
+    monkeypatch.setenv("PAPERFEED_QUERY_ENCODER", "onnx")
+    return mod.load(embedder._model, embedder.model_id, embedder.max_seq_length, embedder._encode_one_torch,
+                    threads=2)
+
+
+def test_onnx_graph_is_exported_here_and_agrees_with_torch_on_real_papers(
+    embedder: Embedder, onnx_encoder, onnx_cache: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """Exported from the packaged weights into the cache dir (sockets are off for this module's embedder),
+    written by rename, and its vectors are torch's on real abstracts and titles, one by one and in batches;
+    so are the top-10 neighbours of 300 real papers."""
+    from paperfeed.search import onnx_encoder as mod
+
+    assert onnx_encoder is not None
+    graph = mod.graph_path(embedder.model_id)
+    assert graph.parent == onnx_cache and graph.stat().st_size > 50_000_000
+    assert not [p for p in onnx_cache.iterdir() if p.name.endswith(".tmp")]
+    records = load_papers(300)
+    texts = [embedding_text(r["title"], r["abstract"]) for r in records]
+    ref = embedder.embed(texts)
+    order = np.argsort([len(t) for t in texts])
+    got = np.empty_like(ref)
+    for start in range(0, len(texts), 32):  # batches of similar length, as a caller would send them
+        idx = order[start : start + 32]
+        got[idx] = onnx_encoder.encode_batch([texts[i] for i in idx])
+    assert float(np.min(np.sum(got * ref, axis=1))) >= mod.MIN_COSINE
+    for r in records[:20]:
+        assert float(onnx_encoder.encode(r["title"]) @ embedder._encode_one_torch(r["title"])) >= mod.MIN_COSINE
+    agreement = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(_top10(got), _top10(ref), strict=True)])
+    assert agreement >= 0.99
+
+
+def test_a_corrupt_onnx_graph_is_rebuilt(embedder: Embedder, onnx_encoder, onnx_cache: Path,  # type: ignore[no-untyped-def]
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperfeed.search import onnx_encoder as mod
+
+    graph = mod.graph_path(embedder.model_id)
+    graph.write_bytes(b"half a graph, then the disk filled up")
+    again = mod.load(embedder._model, embedder.model_id, embedder.max_seq_length, embedder._encode_one_torch)
+    assert again is not None
+    assert graph.stat().st_size > 50_000_000  # exported anew, not left corrupt
+    q = "diffusion models for protein design"
+    assert float(again.encode(q) @ embedder._encode_one_torch(q)) >= mod.MIN_COSINE
+
+
+def test_torch_answers_when_onnx_cannot_be_built_or_is_turned_off(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperfeed.search import onnx_encoder as mod
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("PAPERFEED_CACHE", str(blocker / "cache"))  # cannot be created: export fails
+    assert mod.load(embedder._model, embedder.model_id, embedder.max_seq_length, embedder._encode_one_torch) is None
+    fresh = Embedder()  # a second model copy whose ONNX path fails: it must still answer queries, via torch
+    q = "contrastive learning of sentence embeddings"
+    assert fresh.query_backend == "torch"
+    assert float(fresh.embed_query(q) @ embedder.embed([q])[0]) > 0.99999
+
+    monkeypatch.setenv("PAPERFEED_CACHE", str(tmp_path / "ok"))
+    monkeypatch.setenv("PAPERFEED_QUERY_ENCODER", "torch")
+    assert mod.load(embedder._model, embedder.model_id, embedder.max_seq_length, embedder._encode_one_torch) is None
+    assert not (tmp_path / "ok").exists()  # turned off: nothing exported

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from usearch.index import Index
 
 from paperfeed.models import embedding_text
 from paperfeed.search.vectors import (
@@ -47,7 +48,7 @@ def random_index(tmp_path_factory: pytest.TempPathFactory) -> VectorIndex:
     on real embeddings) finds only ~40% of them. `calibrate()` measures that on stored
     vectors and widens the search until the target recall is met.
     """
-    index = VectorIndex.open(tmp_path_factory.mktemp("rand") / "r.usearch")
+    index = VectorIndex.open(tmp_path_factory.mktemp("rand") / "r.idx")
     index.add(np.arange(20_000, dtype=np.uint64), unit(np.random.default_rng(1), 20_000))
     index.calibrate(target_recall=0.985)  # margin: a multi-threaded build is not bit-for-bit repeatable
     return index
@@ -89,7 +90,7 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray]:
 
 def test_recall_on_real_embeddings(real_vectors: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     papers, titles = real_vectors
-    index = VectorIndex.open(tmp_path / "real.usearch")
+    index = VectorIndex.open(tmp_path / "real.idx")
     index.add(np.arange(len(papers), dtype=np.uint64), papers)
     assert index.expansion_search == DEFAULT_EXPANSION_SEARCH  # defaults, no calibration
     assert recall_at(index, titles) >= 0.95
@@ -103,7 +104,7 @@ def test_incremental_add_save_reopen_gives_the_same_results(tmp_path: Path) -> N
     rng = np.random.default_rng(4)
     vectors = unit(rng, 2_000)
     queries = unit(rng, 20)
-    path = tmp_path / "inc.usearch"
+    path = tmp_path / "inc.idx"
     for chunk in range(4):  # four indexing runs, each reopening what the last one saved
         index = VectorIndex.open(path)
         assert len(index) == chunk * 500
@@ -122,7 +123,7 @@ def test_incremental_add_save_reopen_gives_the_same_results(tmp_path: Path) -> N
 def test_adding_an_existing_key_replaces_its_vector(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     vectors = unit(rng, 300)
-    index = VectorIndex.open(tmp_path / "rep.usearch")
+    index = VectorIndex.open(tmp_path / "rep.idx")
     index.add(np.arange(300), vectors)
     new = unit(rng, 1)[0]
     index.add([42], new[None, :] * 3.0)  # any length: stored normalised
@@ -131,7 +132,7 @@ def test_adding_an_existing_key_replaces_its_vector(tmp_path: Path) -> None:
     assert index.search(new, 1)[0][0] == 42
     assert 42 not in {key for key, _ in index.search(vectors[42], 5)}
     index.save()
-    reopened = VectorIndex.open(tmp_path / "rep.usearch")
+    reopened = VectorIndex.open(tmp_path / "rep.idx")
     np.testing.assert_allclose(reopened.get([42])[0], new, atol=1e-6)
     with pytest.raises(ValueError, match="duplicate"):
         index.add([7, 7], vectors[:2])
@@ -139,7 +140,7 @@ def test_adding_an_existing_key_replaces_its_vector(tmp_path: Path) -> None:
 
 def test_remove_and_missing_keys(tmp_path: Path) -> None:
     vectors = unit(np.random.default_rng(6), 100)
-    index = VectorIndex.open(tmp_path / "rm.usearch")
+    index = VectorIndex.open(tmp_path / "rm.idx")
     index.add(np.arange(100), vectors)
     assert index.remove(np.array([3, 4, 1000])) == 2
     assert len(index) == 98
@@ -159,7 +160,7 @@ def test_remove_and_missing_keys(tmp_path: Path) -> None:
 def test_filter_keys_search_only_among_those_keys(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     vectors = unit(rng, 3_000)
-    index = VectorIndex.open(tmp_path / "flt.usearch")
+    index = VectorIndex.open(tmp_path / "flt.idx")
     index.add(np.arange(3_000), vectors)
     allowed = np.array([10, 20, 30, 40, 50, 99_999], dtype=np.uint64)  # 99_999 is not indexed
     got = index.search(vectors[20], 10, filter_keys=allowed)
@@ -171,7 +172,7 @@ def test_filter_keys_search_only_among_those_keys(tmp_path: Path) -> None:
 
 def test_equal_scores_are_ordered_by_key(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
-    index = VectorIndex.open(tmp_path / "tie.usearch")
+    index = VectorIndex.open(tmp_path / "tie.idx")
     index.add(np.arange(100, 600), unit(rng, 500))
     twin = unit(rng, 1)
     index.add([30, 10, 20], np.repeat(twin, 3, axis=0))
@@ -183,7 +184,7 @@ def test_equal_scores_are_ordered_by_key(tmp_path: Path) -> None:
 
 def test_an_interrupted_save_leaves_the_old_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(10)
-    path = tmp_path / "atomic.usearch"
+    path = tmp_path / "atomic.idx"
     index = VectorIndex.open(path)
     index.add(np.arange(200), unit(rng, 200))
     index.save()
@@ -192,17 +193,17 @@ def test_an_interrupted_save_leaves_the_old_index(tmp_path: Path, monkeypatch: p
     meta_before = index.meta_path.read_text()
     index.add(np.arange(200, 400), unit(rng, 200))
 
-    def crash_midway(self: Index, path_or_buffer: str, progress: object = None) -> None:
-        Path(path_or_buffer).write_bytes(b"half an index")  # what a crash leaves behind
+    def crash_midway(self: VectorIndex, f: object) -> None:
+        f.write(b"half an index")  # type: ignore[attr-defined]  # what a crash leaves behind
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(Index, "save", crash_midway)
+    monkeypatch.setattr(VectorIndex, "_write", crash_midway)
     with pytest.raises(OSError, match="No space"):
         index.save()
     monkeypatch.undo()
 
     assert index.dirty
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.usearch", "atomic.usearch.meta.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic.idx", "atomic.idx.meta.json"]
     assert index.meta_path.read_text() == meta_before
     old = VectorIndex.open(path)
     assert len(old) == 200
@@ -212,7 +213,7 @@ def test_an_interrupted_save_leaves_the_old_index(tmp_path: Path, monkeypatch: p
 
 
 def test_opening_an_index_built_for_other_vectors_fails_clearly(tmp_path: Path) -> None:
-    path = tmp_path / "dim.usearch"
+    path = tmp_path / "dim.idx"
     index = VectorIndex.open(path, dim=384)
     index.add([1], unit(np.random.default_rng(11), 1))
     index.save()
@@ -221,21 +222,24 @@ def test_opening_an_index_built_for_other_vectors_fails_clearly(tmp_path: Path) 
     with pytest.raises(IndexMismatchError, match="stores f32"):
         VectorIndex.open(path, dtype="i8")
 
-    ip_path = tmp_path / "ip.usearch"
-    other = Index(ndim=384, metric="ip", dtype="f32")
-    other.add(np.array([1], dtype=np.uint64), unit(np.random.default_rng(12), 1))
-    other.save(str(ip_path))
+    ip_path = tmp_path / "ip.idx"  # the same vectors, but a header that says another metric
+    ip_path.write_bytes(path.read_bytes().replace(b'"metric": "cos"', b'"metric": "ip" ', 1))
     with pytest.raises(IndexMismatchError, match="metric"):
         VectorIndex.open(ip_path)
 
-    junk = tmp_path / "junk.usearch"
+    cut = tmp_path / "cut.idx"  # a file cut short (a disk that filled up before the rename)
+    cut.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(VectorIndexError, match="cut.idx"):
+        VectorIndex.open(cut)
+
+    junk = tmp_path / "junk.idx"
     junk.write_bytes(b"not an index at all" * 10)
-    with pytest.raises(VectorIndexError, match="junk.usearch"):
+    with pytest.raises(VectorIndexError, match="junk.idx"):
         VectorIndex.open(junk)
 
 
 def test_bad_input_is_refused(tmp_path: Path) -> None:
-    index = VectorIndex.open(tmp_path / "bad.usearch")
+    index = VectorIndex.open(tmp_path / "bad.idx")
     good = unit(np.random.default_rng(13), 2)
     with pytest.raises(ValueError, match="shape"):
         index.add([1, 2], good[:, :100])
@@ -247,3 +251,66 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         index.search(np.ones(10), 5)
     assert len(index) == 0
     assert index.search(good[0], 5) == []
+
+
+def test_an_index_of_the_usearch_era_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    """Indexes written before the switch to faiss start with usearch's own header: open says what to do."""
+    old = tmp_path / "vectors.idx"
+    old.write_bytes(b"usearch" + bytes(64 * 6))
+    with pytest.raises(VectorIndexError, match="older version.*rebuild"):
+        VectorIndex.open(old)
+
+
+def test_tombstones_are_masked_then_compacted_away(tmp_path: Path) -> None:
+    """faiss HNSW cannot delete a node: removed and replaced keys must never come back from a search,
+    survive a save, and the graph is rebuilt from live rows once they pile up."""
+    rng = np.random.default_rng(14)
+    vectors = unit(rng, 5_000)
+    path = tmp_path / "tomb.idx"
+    index = VectorIndex.open(path)
+    index.add(np.arange(5_000), vectors)
+    index.remove(np.arange(0, 600))
+    index.add(np.arange(600, 700), unit(rng, 100))  # replaced: 700 tombstones in all, below the threshold
+    assert len(index) == 4_400 and index._graph.ntotal == 5_100
+    for q in vectors[:20]:
+        assert all(key >= 600 for key, _ in index.search(q, 10))
+    assert all(key >= 700 for key, _ in index.search(vectors[650], 10)[1:])  # its old vector is gone
+    index.save()
+    reopened = VectorIndex.open(path)
+    assert len(reopened) == 4_400 and 300 not in reopened and 650 in reopened
+    queries = unit(rng, 30)
+    assert [reopened.search(q, 10) for q in queries] == [index.search(q, 10) for q in queries]
+    assert recall_at(reopened, queries) >= 0.95
+    reopened.remove(np.arange(700, 1_300))  # 1,300 tombstones of 5,100 rows (> a quarter): compacted
+    assert reopened._graph.ntotal == len(reopened) == 3_800
+    assert recall_at(reopened, queries) >= 0.95
+    np.testing.assert_allclose(reopened.get([4_999])[0], vectors[4_999], atol=1e-6)
+
+
+@pytest.mark.parametrize("order", [
+    ("paperfeed.search.vectors", "onnxruntime"),
+    ("onnxruntime", "paperfeed.search.vectors"),
+    ("paperfeed.search.vectors", "torch", "onnxruntime"),
+])
+def test_the_vector_index_imports_beside_onnx_runtime_in_either_order(order: tuple[str, ...]) -> None:
+    """usearch then onnxruntime killed the interpreter (SIGSEGV): each order, in a fresh interpreter,
+    must import, build a small index, search it and run an ONNX Runtime session."""
+    code = "\n".join(f"import {m}" for m in order) + """
+import numpy as np, onnx, onnxruntime
+from onnx import helper, TensorProto
+from paperfeed.search.vectors import VectorIndex
+import tempfile, pathlib
+ix = VectorIndex.open(pathlib.Path(tempfile.mkdtemp()) / "v.idx", dim=4)
+ix.add([1, 2], np.eye(4, dtype=np.float32)[:2])
+assert ix.search(np.array([1, 0, 0, 0.1], dtype=np.float32), 1)[0][0] == 1
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+s = onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+assert s.run(None, {"x": np.array([-1, 2], dtype=np.float32)})[0].tolist() == [0, 2]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip() == "ok"

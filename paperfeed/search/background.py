@@ -3,9 +3,14 @@
 Why a separate process and not a thread of the server: on 2 cores a thread would share the
 server's GIL (tokenising, SQL and the index sync are Python) and the process-wide embedder lock
 that query embedding also takes, so a search arriving mid-batch would wait for the batch.  A
-child process has its own interpreter and its own model copy (~300 MB), runs torch on ONE thread
-and at a lower CPU priority (nice +10), so request handling always wins the cores; it yields
-(sleeps briefly) between chunks.  It is started with the `spawn` method: forking a process that
+child process has its own interpreter and its own model copy (~300 MB), runs torch with as many
+intra-op threads as the process may use (`available_cpus()`), at a lower CPU priority (nice +10):
+with no requests it has the whole machine (one thread used to give 1.4-3.1 papers/s on 2 cores,
+a quarter of what `paperfeed index` reaches), and when requests come the scheduler gives the
+server's nice-0 threads ~90% of a contended core, so niceness, not a thread count, does the sharing
+(bench/embed_background.py measures both sides).  OpenMP threads sleep rather than spin at barriers
+(OMP_WAIT_POLICY=PASSIVE, set by embedder.py), so a preempted background thread costs the server
+nothing.  It yields (sleeps briefly) between chunks.  It is started with the `spawn` method: forking a process that
 already runs uvicorn threads or has torch loaded is unsafe.
 
 Exactly one embedder works on a database at a time, across processes: it holds an exclusive
@@ -272,11 +277,13 @@ def _child_main(db_path: str, conn: Any) -> None:  # runs in the spawned process
     # pipe); a SIGTERM sent to us alone stops us the same clean way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    threads = background_threads()
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     with contextlib.suppress(OSError):
         os.nice(NICE)
     logging.basicConfig(level=logging.WARNING, format="embedder: %(message)s")
-    bg = BackgroundEmbedder(Path(db_path), stop)
+    bg = BackgroundEmbedder(Path(db_path), stop, threads=threads)
     try:
         bg.run_forever()
     finally:
@@ -348,6 +355,17 @@ class EmbedderProcess:
                 self._proc.join(5)
         if self._stop_tx is not None:
             self._stop_tx.close()
+
+
+def background_threads(env: dict[str, str] | os._Environ = os.environ) -> int:
+    """Intra-op threads of the background embedder: `PAPERFEED_EMBED_THREADS`, else every CPU this process
+    may use (the child is niced, so the server still wins a contended core)."""
+    from paperfeed.search.embedder import available_cpus
+
+    raw = env.get("PAPERFEED_EMBED_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return available_cpus()
 
 
 def background_enabled(env: dict[str, str] | os._Environ = os.environ) -> bool:

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -128,6 +128,9 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_size = query_cache_size
+        self._onnx: Any = None  # the ONNX Runtime query path (onnx_encoder.py), loaded at the first query
+        self._onnx_tried = False
+        self._onnx_lock = threading.Lock()
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Token count of each text as the model will see it (special tokens included, capped).
@@ -218,6 +221,30 @@ class Embedder:
         return vec.copy()
 
     def _encode_one(self, text: str) -> np.ndarray:
+        """One query's vector: through ONNX Runtime when it agrees with torch (see onnx_encoder.py), else torch."""
+        encoder = self.onnx_encoder()
+        if encoder is not None:
+            return encoder.encode(text)
+        return self._encode_one_torch(text)
+
+    def onnx_encoder(self) -> Any:
+        """The checked ONNX Runtime encoder, built on first use (export once, then load); None -> torch."""
+        if not self._onnx_tried:
+            with self._onnx_lock:
+                if not self._onnx_tried:
+                    from paperfeed.search import onnx_encoder
+
+                    self._onnx = onnx_encoder.load(self._model, self.model_id, self.max_seq_length,
+                                                   self._encode_one_torch)
+                    self._onnx_tried = True
+        return self._onnx
+
+    @property
+    def query_backend(self) -> str:
+        """"onnx" or "torch": which path embeds queries (for /status, tests and benches)."""
+        return "onnx" if self.onnx_encoder() is not None else "torch"
+
+    def _encode_one_torch(self, text: str) -> np.ndarray:
         """One short text straight through the transformer, mean pooling and normalisation.
 
         The same three steps as the model's sentence-transformers pipeline (modules.json:

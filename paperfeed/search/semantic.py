@@ -18,6 +18,9 @@ from paperfeed.models import embedding_text
 from paperfeed.search.derived import DerivedIndex
 from paperfeed.store.papers import Store
 
+# The ANN file (faiss HNSW since 2026-12; "ann" in the state makes an index of the usearch era count
+# as absent, so it is rebuilt from the stored embeddings instead of failing to load).
+VECTORS_FILE = "vectors.faiss"
 EMBED_CHUNK = 1024  # texts per committed batch: long enough to sort by length well; a crash loses one
 
 
@@ -37,7 +40,7 @@ def search_breadth(n: int) -> int:
 
 class SemanticIndex(DerivedIndex):
     def __init__(self, path: Path):
-        super().__init__(path, {"model": MODEL_NAME})
+        super().__init__(path, {"model": MODEL_NAME, "ann": "faiss-hnsw"})
         self._vectors = None
         # The state `seq` of the file this process loaded (or last saved): another process (the
         # background embedder, another web worker) may save a newer index, which is then reloaded.
@@ -52,7 +55,7 @@ class SemanticIndex(DerivedIndex):
 
             self.path.mkdir(parents=True, exist_ok=True)
             self._loaded_seq = int(self.state().get("seq", -1))  # read before the file: never newer than it
-            self._vectors = VectorIndex.open(self.path / "vectors.usearch", dim=384,
+            self._vectors = VectorIndex.open(self.path / VECTORS_FILE, dim=384,
                                              expansion_search=DEFAULT_EXPANSION_SEARCH)
             self._vectors.expansion_search = search_breadth(len(self._vectors))
         return self._vectors
@@ -61,7 +64,7 @@ class SemanticIndex(DerivedIndex):
         return self.applied_seq(store) >= store.current_seq()
 
     def __len__(self) -> int:
-        if not (self.path / "vectors.usearch").exists():
+        if not (self.path / VECTORS_FILE).exists():
             return 0
         return len(self.vectors)
 

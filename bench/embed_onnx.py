@@ -1,0 +1,137 @@
+"""Paper embedding through torch and ONNX Runtime graphs (fp32, dynamic int8 variants): speed and fidelity.
+
+Every graph is built here from the packaged weights (paperfeed.search.onnx_encoder.export, then
+onnxruntime.quantization), never downloaded.  Texts are `embedding_text(title, abstract)` of a random
+sample of the shared corpus (its real length distribution: mean ~242 tokens of the 256 the model reads),
+sorted by token length and cut into batches, as `Embedder.embed` does.  For each variant: papers/s
+(wall), CPU ms per paper (process time: what load on a shared machine distorts least), mean and min
+cosine against the fp32 reference vectors (../shared/data/*.minilm.npz), and top-10 neighbour agreement
+with the reference within the sample (the issue's criterion is >= 0.95 on 10,000 papers: `--n 10000`).
+
+    PYTHONPATH=. .venv/bin/python bench/embed_onnx.py                      # 1,000 papers, ~6 min on 2 idle cores
+    PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --variants torch@1,torch@2,fp32@2 --batch 16
+    PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --n 10000 --variants int8-pc-noffnout@2
+
+Variants: torch@T, fp32@T (ONNX Runtime, all graph optimisations), int8-pc (MatMul weights per-channel int8,
+activations quantised at run time), int8-pt (per-tensor), int8-pc-noffnout (the six FFN output
+projections kept fp32), int8-pc-noatt (the attention score products kept fp32); @T = intra-op threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paperfeed.models import embedding_text  # noqa: E402
+from paperfeed.search.embedder import Embedder  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ALL = "torch@2,fp32@2,int8-pc@2,int8-pt@2,int8-pc-noffnout@2,int8-pc-noatt@2"
+
+
+def sample(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    with gzip.open(DATA / "arxiv-cs-2025-2026.jsonl.gz", "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    pick = np.random.default_rng(seed).choice(len(rows), min(n, len(rows)), replace=False)
+    return ([embedding_text(rows[i]["title"], rows[i].get("abstract") or "") for i in pick],
+            [rows[i]["id"] for i in pick])
+
+
+def reference(ids: list[str]) -> np.ndarray:
+    ref = np.load(DATA / "arxiv-cs-2025-2026.minilm.npz")
+    pos = {k: i for i, k in enumerate(ref["ids"].tolist())}
+    v = ref["vectors"][[pos[i] for i in ids]].astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def build(kind: str, fp32: Path, out: Path) -> Path:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if kind == "fp32":
+        return fp32
+    path = out / f"{kind}.onnx"
+    if path.exists():
+        return path
+    matmuls = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "MatMul"]
+    exclude: list[str] = []
+    if "noffnout" in kind:
+        exclude += [n for n in matmuls if "/output/dense/" in n and "attention" not in n]
+    if "noatt" in kind:
+        exclude += [n for n in matmuls if n.endswith(("self/MatMul", "self/MatMul_1"))]
+    quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                     per_channel="-pc" in kind, nodes_to_exclude=exclude)
+    return path
+
+
+def top10(v: np.ndarray) -> np.ndarray:
+    out = np.empty((len(v), 10), dtype=np.int64)
+    for s in range(0, len(v), 1000):
+        sims = v[s : s + 1000] @ v.T
+        sims[np.arange(len(sims)), np.arange(s, s + len(sims))] = -np.inf
+        out[s : s + 1000] = np.argpartition(-sims, 10, axis=1)[:, :10]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--variants", default=ALL)
+    ap.add_argument("--graphs", type=Path, default=None, help="keep built graphs here (default: a temp dir)")
+    args = ap.parse_args()
+    from paperfeed.search import onnx_encoder
+
+    texts, ids = sample(args.n)
+    ref = reference(ids)
+    ref_top = top10(ref)
+    emb = Embedder()
+    lens = emb.token_lengths(texts)
+    order = np.argsort(-lens, kind="stable")
+    print(f"{len(texts)} papers, tokens mean {lens.mean():.1f} p50 {np.median(lens):.0f}; batch {args.batch}; "
+          f"load {os.getloadavg()}", flush=True)
+    graphs = args.graphs or Path(tempfile.mkdtemp(prefix="embed-onnx-"))
+    graphs.mkdir(parents=True, exist_ok=True)
+    fp32 = graphs / "fp32.onnx"
+    if not fp32.exists():
+        onnx_encoder.export(emb._model, fp32)
+    print(f"{'variant':24} {'papers/s':>9} {'cpu ms/paper':>13} {'cos mean':>9} {'cos min':>8} {'top-10':>7}  load")
+    for variant in args.variants.split(","):
+        kind, _, t = variant.partition("@")
+        threads = int(t or 2)
+        if kind == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+            run = lambda: emb.embed(texts, batch_size=args.batch)  # noqa: E731
+        else:
+            enc = onnx_encoder.OnnxEncoder(build(kind, fp32, graphs), emb._model.tokenizer, emb.max_seq_length,
+                                           threads=threads)
+
+            def run(enc: onnx_encoder.OnnxEncoder = enc) -> np.ndarray:
+                out = np.empty((len(texts), 384), dtype=np.float32)
+                for s in range(0, len(texts), args.batch):
+                    idx = order[s : s + args.batch]
+                    out[idx] = enc.encode_batch([texts[i] for i in idx])
+                return out
+        c0, t0 = time.process_time(), time.perf_counter()
+        v = run()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        cos = np.sum(v * ref, axis=1)
+        agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top10(v), ref_top, strict=True)])
+        print(f"{variant:24} {len(texts) / wall:9.1f} {1000 * cpu / len(texts):13.1f} {cos.mean():9.5f} "
+              f"{cos.min():8.5f} {agree:7.4f}  {os.getloadavg()[0]:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
