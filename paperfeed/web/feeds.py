@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed.models import Paper
+from paperfeed.present.latex import to_text
 from paperfeed.search.query import QueryError, parse_query
 from paperfeed.web.api import Bound, Day, Month, Week, error_responses
 from paperfeed.web.context import paper_url, web
@@ -59,9 +60,9 @@ def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list
         fe = fg.add_entry(order="append")
         fe.id(url)
         fe.guid(url, permalink=True)
-        fe.title(xml_text(p.title))
+        fe.title(xml_text(to_text(p.title)))  # LaTeX as Unicode text (present/latex.py): feed readers show text
         fe.link(href=url)
-        fe.summary(xml_text(p.abstract))  # Atom summary and RSS description, as plain text
+        fe.summary(xml_text(to_text(p.abstract)))  # Atom summary and RSS description, as plain text
         fe.published(_when(p))
         fe.updated(_when(p))
         for name in p.authors[:20] or ["unknown"]:  # Atom needs an author; RSS wants an email, so has none
