@@ -66,7 +66,6 @@ def paper_bibtex(p: Paper) -> str:
         fields.append(("author", " and ".join(field_value(a) for a in p.authors)))
     if when:
         fields.append(("year", str(when.year)))
-        fields.append(("month", when.strftime("%b").lower()))
     if p.arxiv_id:
         kind = "misc"
         fields += [("eprint", p.arxiv_id), ("archivePrefix", "arXiv")]

@@ -380,6 +380,11 @@ _HTML_TAG = {"em": ("<em>", "</em>"), "strong": ("<strong>", "</strong>"), "code
 def _rebuild(el: ET.Element, out: list[str]) -> None:
     tag = el.tag.rsplit("}", 1)[-1]
     keep = tag in MATHML_TAGS
+    # a function name (`\\log`, `\\max`) is a multi-letter <mi>: MathML Core puts no space around it
+    # ("nlogn"), TeX a thin one
+    space = keep and tag == "mi" and el.text is not None and len(el.text) > 1 and el.text.isalpha()
+    if space:
+        out.append('<mspace width="0.17em"></mspace>')
     if keep:
         attrs = "".join(f' {k}="{escape(v)}"' for k, v in sorted(el.attrib.items())
                         if k in MATHML_ATTRS and _ATTR_VALUE.fullmatch(v))
@@ -392,6 +397,8 @@ def _rebuild(el: ET.Element, out: list[str]) -> None:
             out.append(str(escape(child.tail)))
     if keep:
         out.append(f"</{tag}>")
+    if space:
+        out.append('<mspace width="0.17em"></mspace>')
 
 
 @lru_cache(maxsize=4096)
