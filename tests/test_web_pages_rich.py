@@ -488,3 +488,22 @@ def test_on_a_phone_the_header_and_search_take_under_a_quarter_of_the_screen(new
         assert no_horizontal_scroll(page), name
         shoot(page, f"phone-rich-{name}", full_page=False)
     assert plain(to_text(LATEX["title"])).startswith("Fast sparse attention")
+
+
+def test_signing_up_from_the_pending_vote_notice_also_counts_the_vote(base, pf):
+    pid = EVIL_ID
+    with httpx.Client(base_url=base) as c:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/papers").text).group(1)
+        back = f"/papers?date={LATEST}&sort=newest#p-{pf.store.pk_of(pid)}"
+        r = c.post(f"/papers/{pid}/upvote", data={"csrf_token": token, "next": back})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?pending=")
+        login = c.get(r.headers["location"]).text
+        signup = re.search(r'href="(/signup\?pending=[^"]+)"', login).group(1)
+        page = c.get(signup.replace("&amp;", "&")).text
+        assert "to upvote" in page
+        action = re.search(r'<form class="account" method="post" action="([^"]+)"', page).group(1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = c.post(action.replace("&amp;", "&"), data={"email": "late@example.org", "password": PASSWORD,
+                                                       "csrf_token": token})
+        assert r.status_code == 303 and r.headers["location"] == back
+        assert c.get(f"/api/papers/{pid}").json()["upvotes"] == 1
