@@ -4,9 +4,9 @@ Authors are a JSON list in `papers.authors`.  The candidates come either from th
 index's `authors` field, which the web page uses: a phrase look-up) or, without them, from a substring
 match on the JSON-quoted name (`"Yann LeCun"`, quotes included, so "Ann Le" does not match "Joann Lee";
 LIKE, so ASCII case is ignored on SQLite), which scans the table: on the 74,728-paper shared corpus,
-111 ms of CPU per look-up (median of 50 authors) against 1.8 ms through the index (`bench/author_page.py`).  Either way Python keeps the papers whose list
-really holds the name, compared as the digest compares followed authors: without case, accents or
-punctuation (`mail.digest.normalise_name`).
+111 ms of CPU per look-up (median of 50 authors) against 1.8 ms through the index (`bench/author_page.py`).
+Either way Python keeps the papers whose list really holds the name, compared as the digest compares
+followed authors: without case, accents or punctuation (`mail.digest.normalise_name`).
 """
 
 from __future__ import annotations
