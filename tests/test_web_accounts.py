@@ -302,7 +302,8 @@ def test_submit_a_paper_to_a_day(base, pf, mailbox):
         token = csrf(c, "/submit")
         r = c.post("/submit", data={"paper": f"https://arxiv.org/abs/{pid}v2", "day": "2025-10-02",
                                     "csrf_token": token})
-        assert r.status_code == 303 and r.headers["location"] == "/papers?date=2025-10-02"
+        pk = pf.store.pk_of(pid)  # back to the day's list, at the submitted paper's card
+        assert r.status_code == 303 and r.headers["location"] == f"/papers?date=2025-10-02&submitted={pk}#p-{pk}"
         day = c.get("/papers?date=2025-10-02").text
         assert f'href="/papers/{pid}"' in day and "submitted by member" in day
         assert "Submitted by" in c.get(f"/papers/{pid}").text

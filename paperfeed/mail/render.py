@@ -4,7 +4,9 @@ Why it looks the way it does:
 - Mail clients strip <style> blocks and block remote content, so the HTML uses tables and inline
   styles only: no scripts, no images, no web fonts, nothing fetched when the message is opened.
 - Every piece of paper text (titles, abstracts, authors, reasons, saved searches) comes from
-  outside, so the HTML is produced by a Jinja2 template with autoescaping on; LaTeX stays as typed.
+  outside, so the HTML is produced by a Jinja2 template with autoescaping on.  LaTeX in titles and
+  abstracts is rendered by the site's own renderer (present/latex.py): Unicode text in the plain part,
+  escaped HTML with math as Unicode in the HTML part (mail clients drop MathML).
 - One-click unsubscribe (RFC 8058): `List-Unsubscribe` with the signed https link and
   `List-Unsubscribe-Post: List-Unsubscribe=One-Click`; both parts also link to the preferences page
   and to unsubscribing.
@@ -21,10 +23,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
 
 from paperfeed.mail.links import Links
 from paperfeed.mail.model import SECTION_TITLES, Digest, Pick
 from paperfeed.mail.settings import MailSettings
+from paperfeed.present.latex import to_html, to_text
+from paperfeed.present.snippets import first_lines
 from paperfeed.urls import paper_url, safe_link
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -59,11 +64,14 @@ def subject_of(digest: Digest) -> str:
 
 
 def snippet(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
-    return cut + " \u2026"
+    """The start of an abstract as plain text, cut at a word outside math (present/snippets.py)."""
+    piece, cut = first_lines(text, limit)
+    return to_text(piece).rstrip(",;:.") + " \u2026" if cut else to_text(piece)
+
+
+def snippet_html(text: str, limit: int = ABSTRACT_CHARS) -> Markup:
+    piece, cut = first_lines(text, limit)
+    return to_html(piece, math="text") + (Markup(" \u2026") if cut else Markup(""))
 
 
 def authors_line(authors: list[str]) -> str:
@@ -82,9 +90,10 @@ def _items(digest: Digest, settings: MailSettings) -> list[dict]:
 
 def _pick(p: Pick, base: str) -> dict:
     paper = p.paper
-    return {"title": " ".join(paper.title.split()), "url": paper_url(base, paper.id),
+    return {"title": to_text(" ".join(paper.title.split())), "url": paper_url(base, paper.id),
+            "title_html": to_html(" ".join(paper.title.split()), math="text"),
             "pdf": safe_link(paper.links.get("pdf")) or "", "authors": authors_line(paper.authors),
-            "abstract": snippet(paper.abstract), "reason": p.reason}
+            "abstract": snippet(paper.abstract), "abstract_html": snippet_html(paper.abstract), "reason": p.reason}
 
 
 _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -120,11 +129,12 @@ border-bottom:2px solid #0b57a4;padding-bottom:6px;">{{ s.title }}</h2>
 {% for p in s.picks %}
 <tr><td style="padding:12px 28px;">
 <a href="{{ p.url }}" style="font-size:17px;line-height:1.35;font-weight:bold;color:#0b57a4;\
-text-decoration:none;">{{ p.title }}</a>
+text-decoration:none;">{{ p.title_html }}</a>
 {% if p.authors %}<div style="margin-top:3px;font-size:13px;color:#57606a;">{{ p.authors }}</div>{% endif %}
 <div style="margin-top:6px;"><span style="display:inline-block;font-size:12px;line-height:1.4;color:#0a3d6e;\
 background:#e4effa;border-radius:10px;padding:2px 9px;">{{ p.reason }}</span></div>
-{% if p.abstract %}<div style="margin-top:6px;font-size:14px;line-height:1.5;color:#1f2328;">{{ p.abstract }}</div>\
+{% if p.abstract %}<div style="margin-top:6px;font-size:14px;line-height:1.5;color:#1f2328;">\
+{{ p.abstract_html }}</div>\
 {% endif %}
 <div style="margin-top:6px;font-size:13px;"><a href="{{ p.url }}" style="color:#0b57a4;">Read on paperfeed</a>\
 {% if p.pdf %} &middot; <a href="{{ p.pdf }}" style="color:#0b57a4;">PDF</a>{% endif %}</div>
@@ -209,7 +219,7 @@ def render_message(digest: Digest, settings: MailSettings, links: Links, *, mess
         "heading": f"Your papers for {day_label(digest.period.window_end)}",
         "summary": (f"{_plural(count, 'paper')} picked for you from the papers listed {window}." if count
                     else f"Nothing new for you in the papers listed {window}."),
-        "preheader": "; ".join(p.paper.title for p in digest.picks[:3]) or "Nothing new this time.",
+        "preheader": "; ".join(to_text(p.paper.title) for p in digest.picks[:3]) or "Nothing new this time.",
         "window": window,
         "sections": _items(digest, settings),
         "cadence": "weekly" if sub.prefs.frequency == "weekly" else "daily",

@@ -12,9 +12,10 @@ log-in throttle locks unknown names exactly as it locks real ones.  Sessions are
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperfeed.accounts.emails import BadAddress, checked_address
 from paperfeed.accounts.passwords import password_problem
@@ -31,7 +32,9 @@ from paperfeed.store.secret import site_secret
 from paperfeed.web.context import client_key, current_user, error_page, render, web
 from paperfeed.web.fetch import find_or_fetch
 from paperfeed.web.listing import latest_day, submission_day_problem
+from paperfeed.web.pages import landing_url
 from paperfeed.web.security import csrf_ok, hash_password, needs_rehash, verify_password
+from paperfeed.web.votes import apply_pending, pending_token, wants_json
 
 router = APIRouter(include_in_schema=False)
 
@@ -170,7 +173,7 @@ def login(request: Request, email: str = Form("", max_length=320), password: str
     if not user.verified:
         return again(400, NOT_VERIFIED)
     _log_in(request, user.id)
-    return RedirectResponse(safe_next(next), status_code=303)
+    return RedirectResponse(apply_pending(request, user.id) or safe_next(next), status_code=303)
 
 
 def _duration(seconds: int) -> str:
@@ -233,13 +236,17 @@ def upvote(request: Request, paper_id: str, csrf_token: str | None = Form(None),
     if (blocked := _guard(request, csrf_token, "upvote")) is not None:
         return blocked
     user = current_user(request)
-    if user is None:
-        return _need_login(request, "/papers")
     w = web(request)
     pk = w.pf.store.pk_of(paper_id)
     if pk is None:
         return error_page(request, 404, f"No paper with id {paper_id[:100]!r}.")
-    w.community.toggle_vote(user.id, pk)
+    if user is None:  # log in first, then come back here with the vote applied (web/votes.py)
+        login = "/login?" + urlencode({"pending": pending_token(request, paper_id, next or "/papers")})
+        return JSONResponse({"login": login}, status_code=401) if wants_json(request) else \
+            RedirectResponse(login, status_code=303)
+    voted = w.community.toggle_vote(user.id, pk)
+    if wants_json(request):
+        return JSONResponse({"voted": voted, "votes": w.community.vote_counts([pk]).get(pk, 0)})
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -279,7 +286,7 @@ def submit(request: Request, paper: str = Form("", max_length=500), day: str = F
         return again(problem or f"arXiv {aid} is not available.")
     if not w.community.submit(user.id, pk, the_day):
         return again(f"arXiv {aid} is already on the list of {the_day.isoformat()}.")
-    return RedirectResponse(f"/papers?date={the_day.isoformat()}", status_code=303)
+    return RedirectResponse(landing_url(w, the_day, pk), status_code=303)  # the page and card it landed on
 
 
 @router.get("/profile", response_class=HTMLResponse)

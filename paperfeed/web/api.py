@@ -8,17 +8,18 @@ a person needs to fix it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, RootModel
 
 from paperfeed.models import Paper
+from paperfeed.present.bibtex import paper_bibtex
 from paperfeed.search.query import QueryError, parse_query
 from paperfeed.urls import safe_links
 from paperfeed.web.context import Entry, cached_json, client_key, current_user, web
-from paperfeed.web.listing import PeriodError, latest_day, list_period, parse_period, period_pks
-from paperfeed.web.pages import MAX_PARAM, parse_day
+from paperfeed.web.listing import PeriodError, latest_day, parse_period
+from paperfeed.web.pages import MAX_PARAM, parse_day, sorted_period
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -164,33 +165,51 @@ async def api_similar(request: Request, paper_id: str,
                              on_miss=lambda: limit_costly(request, "similar"))
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper",
-            responses=error_responses(404))
-def api_paper(request: Request, paper_id: str) -> dict:
+BIBTEX_MEDIA = "application/x-bibtex; charset=utf-8"
+_BIBTEX_OK: dict[int | str, dict] = {200: {"content": {BIBTEX_MEDIA: {"schema": {"type": "string"}}},
+                                           "description": "The paper's BibTeX entry (present/bibtex.py)"}}
+
+
+def _bibtex_response(paper: Paper) -> Response:
+    return Response(paper_bibtex(paper), media_type=BIBTEX_MEDIA)
+
+
+@router.get("/papers/{paper_id:path}/bibtex", summary="A paper's BibTeX entry", response_class=Response,
+            responses={**_BIBTEX_OK, **error_responses(404)})
+def api_bibtex(request: Request, paper_id: str) -> Response:
+    paper = web(request).pf.store.get(paper_id) if len(paper_id) <= 256 else None
+    if paper is None:
+        raise HTTPException(404, f"no paper with id {paper_id[:100]!r}")
+    return _bibtex_response(paper)
+
+
+@router.get("/papers/{paper_id:path}", response_model=PaperOut, summary="One paper (`?format=bibtex`: its BibTeX)",
+            responses={200: {"content": {"application/json": {}, BIBTEX_MEDIA: {"schema": {"type": "string"}}}},
+                       **error_responses(404)})
+def api_paper(request: Request, paper_id: str, format: Literal["json", "bibtex"] = "json") -> Any:
     w = web(request)
     paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
     pk = w.pf.store.pk_of(paper.id) if paper else None
     if paper is None or pk is None:
         raise HTTPException(404, f"no paper with id {paper_id[:100]!r}")
+    if format == "bibtex":
+        return _bibtex_response(paper)
     return paper_out(paper, w.entries([(pk, paper)], current_user(request))[0])
 
 
 @router.get("/daily_papers", response_model=DailyOut, summary="The daily list (or a week's / month's)",
             responses=error_responses(400))
 def api_daily(request: Request, date: Day = None, week: Week = None, month: Month = None,
-              sort: Literal["publishedAt", "trending"] = "publishedAt", p: PageNo = 1, limit: Limit = 50) -> dict:
+              sort: Annotated[Literal["publishedAt", "newest", "upvotes", "trending"],
+                              Query(description="the site's orders: upvotes, trending, newest (= publishedAt)")]
+              = "publishedAt", p: PageNo = 1, limit: Limit = 50) -> dict:
     w = web(request)
     try:
         period = parse_period(date, week, month, latest_day(w.pf.store))
     except PeriodError as e:
         raise HTTPException(400, str(e)) from None
-    if sort == "trending":
-        order = w.by_trending(period_pks(w.pf.store, period))
-        total, page = len(order), order[(p - 1) * limit : p * limit]
-        found = w.pf.store.get_many(page)
-        items = [(pk, found[pk]) for pk in page if pk in found]
-    else:
-        items, total = list_period(w.pf.store, period, limit, (p - 1) * limit)
+    # The same orders as the daily page (web/pages.py `sorted_period`); publishedAt is newest.
+    items, total = sorted_period(w, period, "newest" if sort == "publishedAt" else sort, limit, (p - 1) * limit)
     entries = w.entries(items, None)
     return {"period": {"kind": period.kind, "start": period.start, "end": period.end}, "sort": sort,
             "page": p, "limit": limit, "total": total, "papers": [paper_out(e.paper, e) for e in entries]}

@@ -36,8 +36,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # No script is needed anywhere but /docs, which sets its own CSP ('self' + its inline script's hash; web/docs.py).
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'",
+    # Scripts only from the site's own files (static/site.js: upvotes without reload; never inline); /docs sets
+    # its own CSP ('self' + its inline script's hash; web/docs.py).
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from itsdangerous import URLSafeTimedSerializer
+from markupsafe import Markup
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -18,14 +21,18 @@ from paperfeed.accounts.sessions import SessionPolicy
 from paperfeed.accounts.throttle import LoginThrottle
 from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
+from paperfeed.present.latex import to_html, to_text
+from paperfeed.present.links import code_links, linkify
+from paperfeed.present.snippets import first_lines_html, passage_html
 from paperfeed.ranking import trending
 from paperfeed.ranking.community import Community
 from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
 from paperfeed.store.accounts import AccountStore, User
+from paperfeed.store.secret import site_secret
 from paperfeed.urls import paper_path as paper_url
 from paperfeed.urls import safe_link
-from paperfeed.web.highlight import snippet
+from paperfeed.web.highlight import highlight
 from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
 from paperfeed.web.settings import WebSettings
@@ -33,12 +40,30 @@ from paperfeed.web.settings import WebSettings
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
+def author_url(name: str) -> str:
+    """Path of an author's page (`/authors/Yann%20LeCun`; a `/` in a name is encoded, not a separator)."""
+    return "/authors/" + quote(" ".join(name.split()), safe="")
+
+
+def tex(text: str | None, pattern: re.Pattern[str] | None = None) -> Markup:
+    """LaTeX as safe HTML (present/latex.py), the query's words marked when a pattern is given."""
+    if pattern is None:
+        return to_html(text)
+    return to_html(text, hook=lambda chunk: highlight(chunk, pattern))
+
+
 def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape is on for .html
     t.env.filters["paper_url"] = paper_url
     t.env.filters["safe_href"] = lambda url: safe_link(url) or ""  # outside links: http(s) only (urls.py)
-    t.env.filters["snippet"] = snippet
+    t.env.filters["author_url"] = author_url
     t.env.filters["urlquote"] = lambda s: quote(str(s), safe="")
+    t.env.filters["tex"] = tex  # titles, abstracts: HTML with MathML
+    t.env.filters["tex_text"] = to_text  # <title>, attributes: plain Unicode
+    t.env.filters["first_lines"] = first_lines_html  # a card's abstract
+    t.env.filters["passage"] = passage_html  # a search hit's abstract: the matched passage
+    t.env.filters["linkify"] = linkify  # an arXiv comment, http(s) URLs as links
+    t.env.filters["code_links"] = code_links
     return t
 
 
@@ -71,6 +96,39 @@ class WebState:
         self.paper_pages = PageCache(2048)  # apart, so a crawl over papers cannot push out the lists
         self._searches: PageCache = PageCache(1024)  # result lists, same LRU
         self.api_bodies = PageCache(1024)  # JSON bodies of anonymous API reads (see `cached_json`)
+        self._secret: str | None = settings.secret
+        self.templates.env.globals["pending_vote"] = self.pending_vote
+
+    def signer(self, purpose: str) -> URLSafeTimedSerializer:
+        """Signs small tokens with the site secret, one salt per purpose (a pending vote is not a session)."""
+        if self._secret is None:
+            self._secret = site_secret(self.pf.store)
+        return URLSafeTimedSerializer(self._secret, salt=purpose)
+
+    def pending_vote(self, token: str | None) -> Paper | None:
+        """The paper a log-in page's `pending=` token would upvote (for the notice), or None."""
+        from paperfeed.web.votes import PENDING_MAX_AGE
+
+        if not token or len(token) > 2000:
+            return None
+        try:
+            data = self.signer("pending-vote").loads(token, max_age=PENDING_MAX_AGE)
+            return self.pf.store.get(str(data["paper"]))
+        except Exception:  # a bad, expired or altered token: no notice
+            return None
+
+    def search_count(self, uq: Query) -> int:
+        """How many papers hold any word of the query (or pass its filters): the count a results page shows.
+        Semantic neighbours that hold none of the words are not counted."""
+        key = ("count", repr(uq), self.pf.store.current_seq())
+
+        def count() -> int:
+            lx = self.pf.engine.lexical
+            lx.ensure_fresh(self.pf.store)
+            q = lx.build(uq, "or") if uq.has_text else lx.filter_query(uq)
+            return lx.count(q) if q is not None else 0
+
+        return self._searches.get_or_render(key, count)
 
     def search(self, uq: Query, limit: int, offset: int = 0) -> list[Result]:
         """`engine.search`, remembered until the store changes (papers, embeddings: `current_seq`).

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed.models import Paper
+from paperfeed.present.latex import to_text
 from paperfeed.search.query import QueryError, parse_query
 from paperfeed.urls import paper_url
 from paperfeed.web.api import Bound, Day, Month, Week, error_responses, limit_costly
@@ -73,12 +74,13 @@ def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list
         fe = fg.add_entry(order="append")
         fe.id(url)
         fe.guid(url, permalink=True)
-        fe.title(rss_html(p.title) if rss else xml_text(p.title))
+        # LaTeX as Unicode text (present/latex.py); RSS readers render HTML, so RSS gets HTML whose text it is
+        fe.title(rss_html(to_text(p.title)) if rss else xml_text(to_text(p.title)))
         fe.link(href=url)
-        if rss:  # readers render it as HTML: give them HTML whose text is the abstract
-            fe.description(rss_html(p.abstract))
+        if rss:
+            fe.description(rss_html(to_text(p.abstract)))
         else:
-            fe.summary(xml_text(p.abstract), type="text")
+            fe.summary(xml_text(to_text(p.abstract)), type="text")
         fe.published(_when(p))
         fe.updated(_when(p))
         for name in p.authors[:20] or ["unknown"]:  # Atom needs an author; RSS wants an email, so has none

@@ -54,10 +54,3 @@ def highlight(text: str, pattern: re.Pattern[str] | None) -> Markup:
     out.append(str(escape(text[last:])))
     return Markup("".join(out))
 
-
-def snippet(text: str, chars: int = 300) -> str:
-    """The start of an abstract, cut at a word boundary."""
-    if len(text) <= chars:
-        return text
-    cut = text[:chars].rsplit(" ", 1)[0]
-    return cut + " …"

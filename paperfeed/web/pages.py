@@ -17,11 +17,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from paperfeed.models import Paper
+from paperfeed.present.bibtex import paper_bibtex
+from paperfeed.present.latex import to_text
 from paperfeed.search.query import QueryError, _parse_date, parse_query
-from paperfeed.web import status
-from paperfeed.web.context import current_user, error_page, render, render_shared, web
-from paperfeed.web.highlight import highlight, terms_pattern
-from paperfeed.web.listing import Period, PeriodError, latest_day, list_period, neighbour_days, parse_period
+from paperfeed.web import authors, status
+from paperfeed.web.context import WebState, current_user, error_page, render, render_shared, web
+from paperfeed.web.highlight import terms_pattern
+from paperfeed.web.listing import (
+    Period,
+    PeriodError,
+    latest_day,
+    list_period,
+    neighbour_days,
+    parse_period,
+    period_pks,
+)
 
 router = APIRouter()
 
@@ -30,6 +41,12 @@ MAX_PARAM = 1100  # a little over the query language's own limit, so its message
 
 Text = Annotated[str | None, Query(max_length=MAX_PARAM)]
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+# The daily list's orders (Hugging Face Papers shows a day by upvotes); the API's `sort=` takes the same.
+DAILY_SORTS = {"upvotes": "Most upvoted", "trending": "Trending", "newest": "Newest"}
+SEARCH_SORTS = {"relevance": "Relevance", "newest": "Newest", "upvotes": "Most upvoted"}
+# "Newest" and "most upvoted" reorder this many of the most relevant results (a query matches far more
+# papers than anyone reads; re-sorting all of them would put barely related new papers first).
+SORT_POOL = 200
 
 
 def parse_day(value: str | None, what: str) -> date | None:
@@ -51,17 +68,50 @@ async def home(request: Request) -> HTMLResponse:
     return await daily(request)
 
 
+def sorted_period(w: WebState, period: Period, sort: str, limit: int,
+                  offset: int) -> tuple[list[tuple[int, Paper]], int]:
+    """One page of a period's papers in the chosen order, and how many it has.  Upvotes: most first, ties
+    in the list's own order (newest listing first); trending: time-decayed votes (ranking/trending.py)."""
+    if sort == "newest":
+        return list_period(w.pf.store, period, limit, offset)
+    pks = period_pks(w.pf.store, period)
+    if sort == "trending":
+        order = w.by_trending(pks)
+    else:
+        counts = w.community.vote_counts(pks)
+        order = sorted(pks, key=lambda pk: -counts.get(pk, 0))  # stable: ties keep the list's order
+    page = order[offset : offset + limit]
+    found = w.pf.store.get_many(page)
+    return [(pk, found[pk]) for pk in page if pk in found], len(order)
+
+
+def landing_url(w: WebState, day: date, pk: int, sort: str = "upvotes") -> str:
+    """Where a paper submitted to `day` shows on the day's list: its page of the list and its card's anchor."""
+    period = Period("day", day, day)
+    pks = period_pks(w.pf.store, period)
+    if sort == "upvotes":
+        counts = w.community.vote_counts(pks)
+        pks = sorted(pks, key=lambda x: -counts.get(x, 0))
+    p = pks.index(pk) // w.settings.page_size + 1 if pk in pks else 1
+    query = {"date": day.isoformat(), **({"p": str(p)} if p > 1 else {}), "submitted": str(pk)}
+    return f"/papers?{urlencode(query)}#p-{pk}"
+
+
 @router.get("/papers", response_class=HTMLResponse, summary="Daily papers, or search results with ?q=")
 async def papers_page(request: Request, q: Text = None, date: Text = None, week: Text = None, month: Text = None,
-                since: Text = None, until: Text = None, cat: Text = None, p: PageNo = 1) -> HTMLResponse:
+                      since: Text = None, until: Text = None, cat: Text = None, p: PageNo = 1,
+                      sort: Text = None,
+                      submitted: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
     if q is not None and q.strip():
-        return await run_in_threadpool(search_page, request, q, since, until, cat, p)
-    return await daily(request, date, week, month, p)
+        return await run_in_threadpool(search_page, request, q, since, until, cat, p, sort or "relevance")
+    return await daily(request, date, week, month, p, sort or "upvotes", submitted)
 
 
 async def daily(request: Request, day: str | None = None, week: str | None = None, month: str | None = None,
-          p: int = 1) -> HTMLResponse:
+                p: int = 1, sort: str = "upvotes", submitted: int | None = None) -> HTMLResponse:
     w = web(request)
+    if sort not in DAILY_SORTS:
+        return error_page(request, 400, f"sort must be one of {', '.join(DAILY_SORTS)}")
     try:
         period = parse_period(day, week, month, latest_day(w.pf.store))
     except PeriodError as e:
@@ -69,7 +119,7 @@ async def daily(request: Request, day: str | None = None, week: str | None = Non
 
     def build() -> tuple[str, dict]:
         size = w.settings.page_size
-        items, total = list_period(w.pf.store, period, size, (p - 1) * size)
+        items, total = sorted_period(w, period, sort, size, (p - 1) * size)
         if period.kind == "day":
             prev_day, next_day = neighbour_days(w.pf.store, period.start)
             prev = Period("day", prev_day, prev_day) if prev_day else None
@@ -77,36 +127,55 @@ async def daily(request: Request, day: str | None = None, week: str | None = Non
         else:
             prev, nxt = period.shifted(-1), period.shifted(1)
         key, value = period.param
-        prev_page, next_page = _page_links({key: value}, p, p * size < total)
+        keep = {key: value, **({"sort": sort} if sort != "upvotes" else {})}
+        prev_page, next_page = _page_links(keep, p, p * size < total)
+        entries = w.entries(items, current_user(request))
+        landed = next((e for e in entries if e.pk == submitted), None)
         return "daily.html", dict(
-            period=period, entries=w.entries(items, current_user(request)), total=total, prev=prev, next=nxt,
+            period=period, entries=entries, total=total, prev=prev, next=nxt, sort=sort, sorts=DAILY_SORTS,
+            sort_suffix="" if sort == "upvotes" else f"&sort={sort}", landed=landed,
             prev_page=prev_page, next_page=next_page, week_of=Period("week", period.start, period.start).param[1],
             month_of=f"{period.start:%Y-%m}", title=f"{period.label} · paperfeed",
             feed=("daily", urlencode({key: value})))
 
-    return await render_shared(request, ("daily", request.url.path, request.url.query, period, p), build)
+    return await render_shared(request, ("daily", request.url.path, request.url.query, period, p, sort), build)
 
 
 def search_page(request: Request, q: str, since: str | None, until: str | None, cat: str | None,
-                p: int) -> HTMLResponse:
+                p: int, sort: str = "relevance") -> HTMLResponse:
     w = web(request)
     size = w.settings.page_size
+    if sort not in SEARCH_SORTS:
+        return error_page(request, 400, f"sort must be one of {', '.join(SEARCH_SORTS)}")
     try:
         uq = parse_query(q, since=parse_day(since, "since"), until=parse_day(until, "until"),
                          categories=[cat] if cat and cat.strip() else None)
     except QueryError as e:
         return error_page(request, 400, f"Bad query: {e}")
-    results = w.search(uq, limit=size + 1, offset=(p - 1) * size)
+    if sort == "relevance":
+        results = w.search(uq, limit=size + 1, offset=(p - 1) * size)
+    else:  # the most relevant SORT_POOL, reordered
+        pool = w.search(uq, limit=SORT_POOL)
+        if sort == "newest":
+            pool.sort(key=lambda r: (r.paper.listed or r.paper.published or date.min), reverse=True)
+        else:
+            counts = w.community.vote_counts([r.pk for r in pool])
+            pool.sort(key=lambda r: -counts.get(r.pk, 0))
+        results = pool[(p - 1) * size : p * size + 1]
     has_next = len(results) > size
     results = results[:size]
     entries = w.entries([(r.pk, r.paper) for r in results], current_user(request))
     for e, r in zip(entries, results, strict=True):
-        e.score, e.block = r.score, r.block
-    pattern = terms_pattern(uq)
+        e.score, e.block = r.score, (r.block if sort == "relevance" else None)
     base = {k: v for k, v in (("q", q), ("since", since), ("until", until), ("cat", cat)) if v}
-    prev_page, next_page = _page_links(base, p, has_next)
+    sorted_base = {**base, **({"sort": sort} if sort != "relevance" else {})}
+    prev_page, next_page = _page_links(sorted_base, p, has_next)
     return render(request, "search.html", q=q, since=since or "", until=until or "", cat=cat or "",
-                  entries=entries, hl=lambda text: highlight(text, pattern), page=p,
+                  entries=entries, pattern=terms_pattern(uq), page=p, total=w.search_count(uq), sort=sort,
+                  sorts=SEARCH_SORTS, sort_links={k: "/papers?" + urlencode({**base, **({"sort": k} if k !=
+                                                                                     "relevance" else {})})
+                                                  for k in SEARCH_SORTS},
+                  pool=SORT_POOL, has_text=uq.has_text,
                   prev_page=prev_page, next_page=next_page, title=f"{q} · search · paperfeed",
                   feed=("search", urlencode(base)))
 
@@ -160,7 +229,7 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         except KeyError:
             similar = []
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
-                                  title=f"{paper.title} · paperfeed")
+                                  bibtex=paper_bibtex(paper), title=f"{to_text(paper.title)} · paperfeed")
 
     try:
         return await render_shared(request, ("paper", request.url.path), build, w.paper_pages)
@@ -169,3 +238,4 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
 
 
 router.include_router(status.router)  # /status and /api/status (status.py), without touching app.py
+router.include_router(authors.router)  # /authors/{name} (authors.py)

@@ -16,9 +16,10 @@ tampered, wrong-purpose or expired token gets a 400 page saying so and changes n
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.mail.confirm_mail import MailNotSent, render_confirmation, render_reminder, send_message
@@ -81,8 +82,8 @@ def _subscribe_page(request: Request, status_code: int = 200, error: str | None 
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request) -> HTMLResponse:
-    return _subscribe_page(request)
+def subscribe_form(request: Request, author: Annotated[str, Query(max_length=300)] = "") -> HTMLResponse:
+    return _subscribe_page(request, author=author)  # ?author=: an author page's "Follow" button
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
