@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from paperfeed.search.derived import IndexUnavailable
 from paperfeed.search.query import QueryError, _parse_date, parse_query
 from paperfeed.web import status
 from paperfeed.web.context import current_user, error_page, render, render_shared, web
@@ -97,6 +98,7 @@ def search_page(request: Request, q: str, since: str | None, until: str | None, 
     except QueryError as e:
         return error_page(request, 400, f"Bad query: {e}")
     results = w.search(uq, limit=size + 1, offset=(p - 1) * size)
+    info = getattr(results, "info", None)  # how it was ranked: the page says so while coverage is partial
     has_next = len(results) > size
     results = results[:size]
     entries = w.entries([(r.pk, r.paper) for r in results], current_user(request))
@@ -108,6 +110,7 @@ def search_page(request: Request, q: str, since: str | None, until: str | None, 
     return render(request, "search.html", q=q, since=since or "", until=until or "", cat=cat or "",
                   entries=entries, hl=lambda text: highlight(text, pattern), page=p,
                   prev_page=prev_page, next_page=next_page, title=f"{q} · search · paperfeed",
+                  coverage_note=info.note if info else None,
                   feed=("search", urlencode(base)))
 
 
@@ -157,13 +160,16 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         entry = w.entries([(pk, paper)], user)[0]
         try:
             similar = w.similar(paper.id, 6)
-        except KeyError:
+        except (KeyError, IndexUnavailable):  # both indexes rebuilding: the page still answers
             similar = []
+        info = getattr(similar, "info", None)
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
+                                  coverage_note=info.note if info else None,
                                   title=f"{paper.title} · paperfeed")
 
     try:
-        return await render_shared(request, ("paper", request.url.path), build, w.paper_pages)
+        return await render_shared(request, ("paper", request.url.path, *w.pf.engine.index_version()), build,
+                                   w.paper_pages)
     except _NoSuchPaper:
         return error_page(request, 404, f"No paper with id {paper_id[:100]!r}.")
 
