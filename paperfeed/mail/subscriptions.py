@@ -86,6 +86,7 @@ class Subscriber:
     created_at: datetime
     confirmed_at: datetime | None
     prefs_changed_at: datetime | None
+    link_version: int = 0  # what a confirmation link must carry (bumped on unsubscribe / re-subscribe)
 
     @property
     def active(self) -> bool:
@@ -95,7 +96,8 @@ class Subscriber:
 def _subscriber(r) -> Subscriber:  # type: ignore[no-untyped-def]
     prefs = Prefs(r.frequency, r.weekly_day, r.delivery_hour, r.timezone,
                   tuple(s for s in r.sections.split(",") if s), bool(r.send_empty))
-    return Subscriber(r.id, r.email, r.user_id, r.status, prefs, r.created_at, r.confirmed_at, r.prefs_changed_at)
+    return Subscriber(r.id, r.email, r.user_id, r.status, prefs, r.created_at, r.confirmed_at, r.prefs_changed_at,
+                      r.link_version)
 
 
 def _prefs_values(p: Prefs) -> dict:
@@ -131,16 +133,22 @@ class Subscriptions:
                   follows_: Iterable[Follow] = ()) -> tuple[Subscriber, bool]:
         """The subscriber for `email` and whether it was created now (False: it existed; nothing changed,
         except that an unsubscribed or pending address goes back to pending, to be confirmed again)."""
+        from paperfeed.accounts.emails import BadAddress, checked_address
+
         prefs = (prefs or Prefs()).checked()
         checked = [check_follow(f.kind, f.value) for f in follows_]
-        email = normalise_email(email)
+        try:
+            email = checked_address(email)
+        except BadAddress as e:
+            raise SubscriptionError(str(e)) from None
         now = utcnow()
         with self.store.write() as conn:
             row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
             if row is not None:
                 if row.status == "unsubscribed":
                     conn.execute(update(subscribers).where(subscribers.c.id == row.id)
-                                 .values(status="pending", unsubscribed_at=None))
+                                 .values(status="pending", unsubscribed_at=None,
+                                         link_version=subscribers.c.link_version + 1))
                 return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()), False
             sid = conn.execute(insert(subscribers).values(
                 email=email, user_id=user_id, status="pending", created_at=now, **_prefs_values(prefs),
@@ -149,13 +157,15 @@ class Subscriptions:
                 conn.execute(insert(follows).values(subscriber_id=sid, kind=f.kind, value=f.value, created_at=now))
             return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == sid)).one()), True
 
-    def confirm(self, subscriber_id: int) -> Subscriber | None:
+    def confirm(self, subscriber_id: int, version: int | None = None) -> Subscriber | None:
         """Activate a pending subscription (idempotent).  An unsubscribed or bounced one stays as it is:
-        an old confirmation link must not undo an unsubscribe."""
+        an old confirmation link must not undo an unsubscribe; nor may one issued before the latest
+        unsubscribe / re-subscribe (`version`, from the link; None: the administrator vouches)."""
+        cond = [subscribers.c.id == subscriber_id, subscribers.c.status == "pending"]
+        if version is not None:
+            cond.append(subscribers.c.link_version == version)
         with self.store.write() as conn:
-            conn.execute(update(subscribers)
-                         .where(subscribers.c.id == subscriber_id, subscribers.c.status == "pending")
-                         .values(status="active", confirmed_at=utcnow()))
+            conn.execute(update(subscribers).where(*cond).values(status="active", confirmed_at=utcnow()))
             r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
         return _subscriber(r) if r is not None else None
 
@@ -163,7 +173,8 @@ class Subscriptions:
         with self.store.write() as conn:
             conn.execute(update(subscribers)
                          .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_(("pending", "active")))
-                         .values(status="unsubscribed", unsubscribed_at=utcnow()))
+                         .values(status="unsubscribed", unsubscribed_at=utcnow(),
+                                 link_version=subscribers.c.link_version + 1))
             r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
         return _subscriber(r) if r is not None else None
 

@@ -50,24 +50,11 @@ def start_background_ingest(pf: Paperfeed, sources: list[str]) -> threading.Thre
 WORKERS_ENV = "PAPERFEED_WEB_WORKERS"
 
 
-def per_worker_limits(limits: dict[str, tuple[int, float]], workers: int) -> dict[str, tuple[int, float]]:
-    """Each worker's share of the rate limits, so N in-memory limiters together never allow more than one.
-
-    A client's requests may land on any worker, so each gets burst/N (at least 1) and refill/N: stricter
-    for a client pinned to one worker by keep-alive, never looser than the configured limit.
-    """
-    if workers <= 1:
-        return dict(limits)
-    return {k: (max(1, burst // workers), rate / workers) for k, (burst, rate) in limits.items()}
-
-
 def create_worker_app():  # type: ignore[no-untyped-def]
     """App factory for `uvicorn --workers N` (each worker process calls it): the database named by
-    $PAPERFEED_DB, rate limits shared out over $PAPERFEED_WEB_WORKERS.  Background work (ingest,
+    $PAPERFEED_DB (rate limits live in the store, so every worker shares them).  Background work (ingest,
     embedding) is never started here: the `serve` process that supervises the workers runs it once."""
     from paperfeed.web import create_app
     from paperfeed.web.settings import WebSettings
 
-    settings = WebSettings()
-    settings.rate_limits = per_worker_limits(settings.rate_limits, int(os.environ.get(WORKERS_ENV, "1") or 1))
-    return create_app(Paperfeed(), settings)
+    return create_app(Paperfeed(), WebSettings())
