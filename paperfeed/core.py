@@ -67,7 +67,7 @@ class Paperfeed:
             papers_seq=self.store.papers_seq(),
             keyword_seq=self.engine.lexical.applied_seq(self.store),
             vector_seq=self.engine.semantic.applied_seq(self.store),
-            vectors=len(self.engine.semantic),
+            vectors=self.engine.vector_count(),
             first_day=first.isoformat() if first else None,
             last_day=last.isoformat() if last else None,
         )

@@ -176,7 +176,8 @@ def test_security_headers(client):
 
 def test_api_shapes(client, pf):
     s = client.get("/api/papers/search", params={"q": "language models", "limit": 5}).json()
-    assert set(s) == {"query", "page", "limit", "results"} and len(s["results"]) == 5
+    assert set(s) == {"query", "page", "limit", "results", "ranking", "semantic_search", "semantic_percent", "note"}
+    assert len(s["results"]) == 5 and s["semantic_search"] == "partial" and "0% of papers embedded" in s["note"]
     assert [h["id"] for h in s["results"]] == [r.paper.id for r in pf.engine.search("language models", limit=5)]
     hit = s["results"][0]
     keys = {"id", "title", "abstract", "authors", "categories", "date", "links", "upvotes", "score", "match"}

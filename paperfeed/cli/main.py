@@ -300,6 +300,9 @@ def serve(
 from paperfeed.cli.digest import digest_app  # noqa: E402  (registers `paperfeed digest ...`)
 
 app.add_typer(digest_app, name="digest")
+from paperfeed.cli.backup import register as register_backup  # noqa: E402  (`paperfeed backup|restore`)
+
+register_backup(app)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from paperfeed.models import Paper, embedding_text
+from paperfeed.search.derived import IndexCorrupt, IndexUnavailable
 from paperfeed.search.lexical import LexicalIndex
 from paperfeed.search.query import Query, parse_query
 from paperfeed.search.semantic import SemanticIndex
@@ -42,7 +43,8 @@ _ANN_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperfeed-ann"
 # equal weights and 32 words, 0.605 with these (semantic alone 0.588, keyword alone 0.505).
 SIMILAR_WEIGHTS = (1.0, 2.0)  # (keyword, semantic)
 SIMILAR_TERMS = 64
-BLOCKS = ("phrase", "all terms", "related")
+# internal block 3 holds neighbours by meaning placed after every keyword match (partial coverage)
+BLOCKS = ("phrase", "all terms", "related", "related")
 MODES = ("hybrid", "keyword", "semantic")
 # Candidates drawn from each ranking.  Fusion ranks are relative to the candidate set, so it must
 # not depend on the page asked for: pages within the first CANDIDATES results are consistent.
@@ -59,6 +61,31 @@ class Result:
     kw_rank: int | None = None
     sem_rank: int | None = None
     similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchInfo:
+    """How a result list was ranked, for the page and the API."""
+
+    ranking: str  # "hybrid" (fused) | "keyword" | "semantic" | "newest"
+    semantic_percent: float | None  # papers with a vector in the index, of all papers (None: not consulted)
+    semantic: str  # "complete" | "partial" | "rebuilding" (vector index being rebuilt) | "off"
+
+    @property
+    def note(self) -> str | None:
+        """One line for a results page while semantic search is not complete."""
+        if self.semantic == "partial":
+            return (f"Semantic search: {self.semantic_percent:g}% of papers embedded; "
+                    "results are ranked by keywords until every paper is.")
+        if self.semantic == "rebuilding":
+            return "Semantic search is unavailable while its index is rebuilt; results are ranked by keywords."
+        return None
+
+
+class Ranked(list):  # list[Result] plus how it was ranked
+    def __init__(self, results: list[Result], info: SearchInfo):
+        super().__init__(results)
+        self.info = info
 
 
 def _ranks(scores: dict[int, float]) -> dict[int, int]:
@@ -82,6 +109,38 @@ class SearchEngine:
         self.store = store
         self.lexical = LexicalIndex(index_dir / "lexical")
         self.semantic = SemanticIndex(index_dir / "semantic")
+
+    def heal_in_background(self) -> None:
+        """Web mode: a missing or corrupt index is rebuilt in a background thread, never in a request."""
+        self.lexical.background_heal = self.semantic.background_heal = True
+
+    def index_version(self) -> tuple:
+        """Changes when an index starts or ends a rebuild in this process: part of every result cache key,
+        so a keyword-only answer given while an index heals is not served after it is back."""
+        return (self.lexical.rebuilding(), self.lexical._generation,
+                self.semantic.rebuilding(), self.semantic._generation)
+
+    def check_indexes(self) -> None:
+        """Open both indexes, so a corrupt one is found (and its rebuild started) even before a search."""
+        for idx in (self.lexical, self.semantic):
+            try:
+                try:
+                    idx.check(self.store)
+                except IndexCorrupt as e:
+                    idx.recover(self.store, e)
+            except (IndexUnavailable, IndexCorrupt):
+                pass
+
+    def vector_count(self) -> int:
+        """Vectors in the index; 0 while it is rebuilt (a corrupt one is healed first, see derived.py)."""
+        try:
+            try:
+                return len(self.semantic)
+            except IndexCorrupt as e:
+                self.semantic.recover(self.store, e)
+                return len(self.semantic)
+        except (IndexUnavailable, IndexCorrupt):
+            return 0
 
     def _embed_query(self, text: str) -> np.ndarray | None:
         if not text.strip() or len(self.semantic) == 0:
@@ -107,32 +166,86 @@ class SearchEngine:
         keep = {h.pk for h in self.lexical.search(self.lexical.restrict(fq, list(sims)), len(sims))} if sims else set()
         return dict(sorted(((pk, s) for pk, s in sims.items() if pk in keep), key=lambda kv: (-kv[1], kv[0]))[:k])
 
-    def search(self, query: str | Query, limit: int = 20, offset: int = 0, mode: str = "hybrid") -> list[Result]:
+    def semantic_coverage(self) -> SearchInfo:
+        """How much of the store the vector index covers now (loading, catching up or healing it)."""
+        try:
+            self.semantic.ensure_fresh(self.store)
+            vectors = len(self.semantic)
+        except IndexUnavailable:
+            return SearchInfo("keyword", 0.0, "rebuilding")
+        papers = self.paper_count()
+        pct = 100.0 if papers == 0 else round(100.0 * min(vectors, papers) / papers, 1)
+        if papers == 0 or vectors >= papers:
+            return SearchInfo("hybrid", 100.0, "complete")
+        return SearchInfo("keyword", min(pct, 99.9), "partial")
+
+    def paper_count(self) -> int:
+        """Papers in the keyword index (fresh: every search catches it up first), else in the store."""
+        if not self.lexical.rebuilding():
+            try:
+                return int(self.lexical.index.searcher().num_docs)
+            except IndexCorrupt:
+                pass
+        return self.store.count()
+
+    def search(self, query: str | Query, limit: int = 20, offset: int = 0, mode: str = "hybrid") -> Ranked:
+        """Ranked results (a list) with `.info` saying how they were ranked and the semantic coverage.
+
+        Raises `IndexUnavailable` (web) while the keyword index is rebuilt; a vector index being rebuilt
+        only makes the ranking keyword-only.  A corrupt index found mid-search is healed (see derived.py).
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         uq = parse_query(query) if isinstance(query, str) else query
+        for attempt in range(3):
+            try:
+                return self._search(uq, limit, offset, mode)
+            except IndexCorrupt as e:
+                if attempt == 2:
+                    raise
+                e.index.recover(self.store, e)  # web: starts the rebuild and raises IndexUnavailable
+            except IndexUnavailable as e:
+                if e.index is not self.semantic or mode == "semantic":
+                    raise
+                mode = "keyword-only"  # the vector index broke mid-search: answer by keywords
+        raise AssertionError("unreachable")
+
+    def _search(self, uq: Query, limit: int, offset: int, mode: str) -> Ranked:
         self.lexical.ensure_fresh(self.store)
         if not uq.has_text:  # filters only: newest first
-            return self._newest(uq, limit, offset)
-        if mode != "keyword":
-            self.semantic.ensure_fresh(self.store)
+            return Ranked(self._newest(uq, limit, offset), SearchInfo("newest", None, "off"))
+        if mode == "keyword-only":
+            info, mode = SearchInfo("keyword", 0.0, "rebuilding"), "hybrid"
+        elif mode == "keyword":
+            info = SearchInfo("keyword", None, "off")
+        else:
+            info = self.semantic_coverage()
+            if mode == "semantic":
+                if info.semantic == "rebuilding":
+                    raise IndexUnavailable(self.semantic)
+                info = SearchInfo("semantic", info.semantic_percent, info.semantic)
+        # Fused ranking only over a complete vector index (see the module docstring): otherwise a paper's
+        # place would depend on whether it, or a neighbour, has been embedded yet.
+        fuse = mode == "semantic" or info.ranking == "hybrid"
+        use_vectors = mode != "keyword" and info.semantic != "rebuilding"
         k = max(CANDIDATES, offset + limit)  # fixed, so every page ranks the same candidates
 
         # The query embedding (torch, which releases the GIL) runs beside the keyword queries, and the
         # nearest-neighbour search that needs it beside the costliest keyword query (any term), so on two
         # cores the two slowest steps overlap instead of adding up.  Separate pools: an ANN task waits for
         # an embedding task, never the other way round, so concurrent searches cannot deadlock them.
-        pending_vec = _POOL.submit(self._embed_query, uq.free_text) if mode != "keyword" else None
-        blocks: list[dict[int, float]] = [{}, {}, {}]
+        # Unfused (partial coverage), the vector is only needed when the keyword blocks leave room.
+        pending_vec = _POOL.submit(self._embed_query, uq.free_text) if use_vectors and fuse else None
+        blocks: list[dict[int, float]] = [{}, {}, {}, {}]
         lx = self.lexical
         if mode != "semantic":
             phrase = {h.pk: h.score for h in lx.search(lx.build(uq, "phrase"), k)}
             conj = {h.pk: h.score for h in lx.search(lx.build(uq, "and"), k) if h.pk not in phrase}
             blocks[0], blocks[1] = phrase, conj
-        # Neighbours by meaning only land in the "related" block: when the literal blocks fill the
-        # page they cannot show, so the ANN search is skipped (literal matches still get their exact
-        # cosine below, for the fusion inside their blocks).  So is the any-term keyword query, which
-        # scores every paper holding any word of the query.
+        # Neighbours by meaning only land after the literal blocks: when those fill the page they cannot
+        # show, so the ANN search is skipped (literal matches still get their exact cosine below, for the
+        # fusion inside their blocks).  So is the any-term keyword query, which scores every paper holding
+        # any word of the query.
         related_needed = mode == "semantic" or len(blocks[0]) + len(blocks[1]) < offset + limit
 
         def neighbours() -> dict[int, float]:
@@ -140,19 +253,24 @@ class SearchEngine:
             return self._semantic_candidates(v, uq, k) if v is not None else {}
 
         pending_sims = _ANN_POOL.submit(neighbours) if pending_vec is not None and related_needed else None
-        if mode == "hybrid" and related_needed:
+        if mode != "semantic" and related_needed:
             blocks[2] = {h.pk: h.score for h in lx.search(lx.build(uq, "or"), k)
                          if h.pk not in blocks[0] and h.pk not in blocks[1]}
+        if use_vectors and not fuse and sum(map(len, blocks)) < offset + limit:
+            pending_vec = _POOL.submit(self._embed_query, uq.free_text)
+            pending_sims = _ANN_POOL.submit(neighbours)
         sims: dict[int, float] = pending_sims.result() if pending_sims is not None else {}
         vec = pending_vec.result() if pending_vec is not None else None
         if mode == "semantic":
-            blocks = [{}, {}, {}]
+            blocks = [{}, {}, {}, {}]
+        # fused: neighbours join the "related" block; unfused: they come after every keyword match
+        tail = blocks[2] if fuse else blocks[3]
         for pk in sims:
-            if pk not in blocks[0] and pk not in blocks[1]:
-                blocks[2].setdefault(pk, float("-inf"))  # no keyword score: no keyword rank
+            if not any(pk in b for b in blocks[:3]):
+                tail.setdefault(pk, float("-inf"))  # no keyword score: no keyword rank
 
         # exact cosine for every candidate, so the semantic rank covers literal matches too
-        if vec is not None:
+        if vec is not None and fuse:
             cand = [pk for b in blocks for pk in b if pk not in sims]
             for pk, v in self.semantic.get(cand).items():
                 sims[pk] = float(np.dot(v, vec))
@@ -162,11 +280,11 @@ class SearchEngine:
             if not block:
                 continue
             kw = _ranks({pk: s for pk, s in block.items() if s != float("-inf")}) if mode != "semantic" else {}
-            sem = _ranks({pk: sims[pk] for pk in block if pk in sims})
+            sem = _ranks({pk: sims[pk] for pk in block if pk in sims}) if fuse or bi == 3 else {}
             fused = rrf(kw, sem)
             for pk in block:
                 ordered.append((bi, fused.get(pk, 0.0), pk, kw.get(pk), sem.get(pk)))
-        return self._materialise(ordered, sims, limit, offset)
+        return Ranked(self._materialise(ordered, sims, limit, offset), info)
 
     def _materialise(self, ordered, sims, limit, offset) -> list[Result]:  # type: ignore[no-untyped-def]
         """Order candidates by (block, -score, paper id) and load the page's papers.
@@ -199,30 +317,61 @@ class SearchEngine:
         import tantivy
 
         searcher = self.lexical.index.searcher()
-        res = searcher.search(self.lexical.filter_query(uq), limit, count=False, order_by_field="day",
-                              offset=offset, order=tantivy.Order.Desc)
-        pks = [int(searcher.doc(a)["pk"][0]) for _s, a in res.hits]
+        try:
+            res = searcher.search(self.lexical.filter_query(uq), limit, count=False, order_by_field="day",
+                                  offset=offset, order=tantivy.Order.Desc)
+            pks = [int(searcher.doc(a)["pk"][0]) for _s, a in res.hits]
+        except (ValueError, OSError) as e:
+            raise IndexCorrupt(self.lexical, str(e)[:300]) from None
         papers = self.store.get_many(pks)
         return [Result(pk, papers[pk], 0.0, "newest") for pk in pks if pk in papers]
 
     def similar(self, paper_id: str, limit: int = 10, within: list[str] | None = None,
-                mode: str = "hybrid") -> list[Result]:
+                mode: str = "hybrid") -> Ranked:
         """Papers like this one: its semantic neighbours fused (RRF) with a more-like-this keyword query.
 
         `within` restricts the answer to a candidate pool (e.g. the judged papers of a relevance benchmark).
+        While the vector index is partial the answer is the keyword side alone, with the neighbours by
+        meaning after it (as in `search`); while the keyword index is rebuilt, the semantic side alone.
         """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         pk = self.store.pk_of(paper_id)
         if pk is None:
             raise KeyError(paper_id)
-        self.lexical.ensure_fresh(self.store)
-        self.semantic.ensure_fresh(self.store)
+        for attempt in range(3):
+            try:
+                return self._similar(pk, limit, within, mode)
+            except IndexCorrupt as e:
+                if attempt == 2:
+                    raise
+                try:
+                    e.index.recover(self.store, e)
+                except IndexUnavailable:
+                    continue  # the next attempt finds it rebuilding and leaves that side out
+        raise AssertionError("unreachable")
+
+    def _similar(self, pk: int, limit: int, within: list[str] | None, mode: str) -> Ranked:
+        try:
+            self.lexical.ensure_fresh(self.store)
+            keyword_ok = True
+        except IndexUnavailable:
+            keyword_ok = False
+        info = self.semantic_coverage() if mode != "keyword" else SearchInfo("keyword", None, "off")
+        vectors_ok = mode != "keyword" and info.semantic != "rebuilding"
+        if not keyword_ok and not vectors_ok:
+            raise IndexUnavailable(self.lexical)
+        if mode == "semantic" or (mode == "hybrid" and not keyword_ok):
+            info, mode = SearchInfo("semantic", info.semantic_percent, info.semantic), "semantic"
+        fuse = mode == "semantic" or (mode == "hybrid" and info.ranking == "hybrid")
         paper = self.store.get_many([pk])[pk]
-        vec = self.semantic.get([pk]).get(pk)
-        if vec is None and len(self.semantic):
+        vec = self.semantic.get([pk]).get(pk) if vectors_ok else None
+        if vec is None and vectors_ok and len(self.semantic):
             from paperfeed.search.embedder import get_embedder
 
             vec = get_embedder().embed([embedding_text(paper.title, paper.abstract)])[0]
-        mlt = self.lexical.text_query(f"{paper.title} {paper.abstract}", max_terms=SIMILAR_TERMS)
+        mlt = self.lexical.text_query(f"{paper.title} {paper.abstract}", max_terms=SIMILAR_TERMS) if keyword_ok \
+            else None
         if within is not None:
             pool = [c for c in (self.store.pk_of(i) for i in within) if c is not None and c != pk]
             kw_hits = self.lexical.search(self.lexical.restrict(mlt, pool), len(pool)) if mlt and pool else []
@@ -230,7 +379,7 @@ class SearchEngine:
         else:
             k = max(100, 3 * limit)
             pool = []
-            kw_hits = self.lexical.search(mlt, k + 1)
+            kw_hits = self.lexical.search(mlt, k + 1) if mode != "semantic" else []
             sims = dict(self.semantic.search(vec, k + 1)) if vec is not None else {}
         kw = {h.pk: h.score for h in kw_hits}
         for d in (sims, kw):
@@ -238,13 +387,17 @@ class SearchEngine:
         if vec is not None:
             for c, v in self.semantic.get([c for c in {*kw, *pool} if c not in sims]).items():
                 sims[c] = float(np.dot(v, vec))
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if mode == "keyword":
-            fused = rrf(_ranks(kw))
-        elif mode == "semantic":
-            fused = rrf(_ranks(sims))
+        if mode == "semantic":
+            ordered = [(2, s, c, None, None) for c, s in rrf(_ranks(sims)).items()]
+        elif mode == "keyword" or not fuse:
+            # keyword side first; neighbours by meaning (partial coverage) only after it
+            ordered = [(2, s, c, None, None) for c, s in rrf(_ranks(kw)).items()]
+            if mode != "keyword":
+                ordered += [(3, s, c, None, None) for c, s in rrf(_ranks({c: v for c, v in sims.items()
+                                                                           if c not in kw})).items()]
+            seen = {o[2] for o in ordered}
+            ordered += [(3, 0.0, c, None, None) for c in pool if c not in seen]
         else:
             fused = rrf(_ranks(kw), _ranks(sims), weights=SIMILAR_WEIGHTS)
-        ordered = [(2, fused.get(c, 0.0), c, None, None) for c in {*fused, *pool}]
-        return self._materialise(ordered, sims, limit, 0)
+            ordered = [(2, fused.get(c, 0.0), c, None, None) for c in {*fused, *pool}]
+        return Ranked(self._materialise(ordered, sims, limit, 0), info)

@@ -12,7 +12,6 @@ idempotent, so replaying twice is harmless.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +21,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from paperfeed.models import Paper
-from paperfeed.search.derived import DerivedIndex
+from paperfeed.search.derived import DerivedIndex, IndexCorrupt, IndexUnavailable
 from paperfeed.search.query import Clause
 from paperfeed.search.query import Query as UserQuery
 from paperfeed.store.papers import Store
@@ -91,51 +90,90 @@ class LexicalIndex(DerivedIndex):
     def index(self) -> tantivy.Index:
         if self._index is None:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            try:
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            except (ValueError, OSError) as e:  # tantivy reports corrupt or truncated files as ValueError
+                raise IndexCorrupt(self, str(e)[:300]) from None
             for name, analyzer in ANALYZERS.items():
-                self._index.register_tokenizer(name, analyzer)
+                index.register_tokenizer(name, analyzer)
+            self._index = index
         return self._index
+
+    def _reset(self) -> None:
+        self._index = None
+
+    def _probe(self) -> None:
+        self.index  # noqa: B018 - opening is the check (and what the next query needs anyway)
+
+    def _needs_build(self, store: Store) -> bool:
+        return store.count() > 0
 
     def is_fresh(self, store: Store) -> bool:
         return self.applied_seq(store) >= store.papers_seq()
 
-    def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
-        """Apply every paper the store changed since this index's high-water mark; returns how many."""
+    def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False,
+             heal: bool = True) -> int:
+        """Apply every paper the store changed since this index's high-water mark; returns how many.
+
+        A missing, foreign or corrupt index (or `rebuild`) is built afresh beside the old one and renamed
+        into place (see `derived.py`); with `heal=False` corruption raises `IndexCorrupt` instead."""
         with self.writer_lock():
-            target = store.papers_seq()
+            self.follow_swaps()
             since = -1 if rebuild else self.applied_seq(store)
+            if since < 0:
+                return self._rebuild_locked(store, progress, None)
+            target = store.papers_seq()
             if since >= target:
                 return 0
-            if since < 0:  # unknown, foreign or outdated index: start from nothing
-                self._index = None
-                shutil.rmtree(self.path, ignore_errors=True)
-                since = 0
-            total = store.count_changed(since)
-            writer = self.index.writer(heap_size=256_000_000, num_threads=min(2, os.cpu_count() or 1))
-            done = 0
             try:
-                for chunk in store.iter_changed(since):
-                    if since > 0:  # replace: drop the old documents of these papers first
-                        # (by query: delete_documents_by_term would make a signed term and match nothing)
-                        writer.delete_documents_by_query(
-                            Query.term_set_query(self.schema, "pk", [pk for pk, _s, _p in chunk]))
-                    for pk, _seq, paper in chunk:
-                        writer.add_document(self._document(pk, paper))
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-                writer.commit()
-                writer.wait_merging_threads()
-            except BaseException:
-                writer.rollback()
-                raise
-            self.write_state(store, target)
-            self.index.reload()
-            return done
+                return self._apply(store, since, target, progress)
+            except IndexCorrupt as e:
+                if not heal:
+                    raise
+                return self._rebuild_locked(store, progress, e.reason)
+
+    def _build(self, store: Store, progress: Callable[[int, int], None] | None) -> int:
+        return self._apply(store, 0, store.papers_seq(), progress)
+
+    def _apply(self, store: Store, since: int, target: int, progress: Callable[[int, int], None] | None) -> int:
+        total = store.count_changed(since)
+        try:
+            writer = self.index.writer(heap_size=256_000_000, num_threads=min(2, os.cpu_count() or 1))
+        except ValueError as e:
+            raise IndexCorrupt(self, str(e)[:300]) from None
+        done = 0
+        try:
+            for chunk in store.iter_changed(since):
+                if since > 0:  # replace: drop the old documents of these papers first
+                    # (by query: delete_documents_by_term would make a signed term and match nothing)
+                    writer.delete_documents_by_query(
+                        Query.term_set_query(self.schema, "pk", [pk for pk, _s, _p in chunk]))
+                for pk, _seq, paper in chunk:
+                    writer.add_document(self._document(pk, paper))
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        self.write_state(store, target)
+        self.index.reload()
+        return done
 
     def ensure_fresh(self, store: Store) -> None:
-        if not self.is_fresh(store):
-            self.sync(store)
+        """Make the index answerable now: catch up a few changes inline; a missing or corrupt index is
+        rebuilt inline (command line) or in the background (web: raises `IndexUnavailable`)."""
+        self.follow_swaps()
+        if self.rebuilding():
+            raise IndexUnavailable(self)
+        try:
+            self.check(store)
+            if not self.is_fresh(store):
+                self.sync(store, heal=not self.background_heal)
+        except IndexCorrupt as e:
+            self.recover(store, e)
 
     @staticmethod
     def _document(pk: int, p: Paper) -> tantivy.Document:
@@ -216,15 +254,21 @@ class LexicalIndex(DerivedIndex):
     def search(self, q: Query | None, limit: int) -> list[Hit]:
         if q is None or limit <= 0:
             return []
-        searcher = self.index.searcher()
-        res = searcher.search(q, limit, count=False)
-        hits = [Hit(int(searcher.doc(addr)["pk"][0]), float(score)) for score, addr in res.hits]
+        try:
+            searcher = self.index.searcher()
+            res = searcher.search(q, limit, count=False)
+            hits = [Hit(int(searcher.doc(addr)["pk"][0]), float(score)) for score, addr in res.hits]
+        except (ValueError, OSError) as e:  # a segment file went bad under a loaded index
+            raise IndexCorrupt(self, str(e)[:300]) from None
         hits.sort(key=lambda h: (-h.score, h.pk))  # deterministic order for equal scores
         return hits
 
     def count(self, q: Query) -> int:
         """How many papers match, without ranking them."""
-        return int(self.index.searcher().search(q, 1, count=True).count)  # limit 0 makes tantivy panic
+        try:
+            return int(self.index.searcher().search(q, 1, count=True).count)  # limit 0 makes tantivy panic
+        except (ValueError, OSError) as e:
+            raise IndexCorrupt(self, str(e)[:300]) from None
 
     def restrict(self, q: Query, pks: list[int]) -> Query:
         """`q` limited to the given papers (used to filter semantic neighbours and candidate pools)."""

@@ -7,7 +7,6 @@ keyword index), so it can always be brought up to date or rebuilt.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from paperfeed.config import MODEL_NAME
 from paperfeed.models import embedding_text
-from paperfeed.search.derived import DerivedIndex
+from paperfeed.search.derived import DerivedIndex, IndexCorrupt, IndexUnavailable
 from paperfeed.store.papers import Store
 
 # The ANN file (faiss HNSW since 2026-12; "ann" in the state makes an index of the usearch era count
@@ -49,22 +48,38 @@ class SemanticIndex(DerivedIndex):
     @property
     def vectors(self):  # type: ignore[no-untyped-def]
         if self._vectors is None:
-            from paperfeed.search.vectors import DEFAULT_EXPANSION_SEARCH, VectorIndex
-
-            # the breadth is a search-time setting: an index saved with another one gets today's
+            from paperfeed.search.vectors import DEFAULT_EXPANSION_SEARCH, VectorIndex, VectorIndexError
 
             self.path.mkdir(parents=True, exist_ok=True)
-            self._loaded_seq = int(self.state().get("seq", -1))  # read before the file: never newer than it
-            self._vectors = VectorIndex.open(self.path / VECTORS_FILE, dim=384,
-                                             expansion_search=DEFAULT_EXPANSION_SEARCH)
-            self._vectors.expansion_search = search_breadth(len(self._vectors))
+            seq = self.state().get("seq", -1)  # read before the file: never newer than it
+            loaded_seq = seq if isinstance(seq, int) else -1
+            file = self.path / VECTORS_FILE
+            if loaded_seq >= 0 and not file.exists():
+                raise IndexCorrupt(self, f"{file.name} is missing")
+            try:
+                # the breadth is a search-time setting: an index saved with another one gets today's
+                vectors = VectorIndex.open(file, dim=384, expansion_search=DEFAULT_EXPANSION_SEARCH)
+            except (VectorIndexError, ValueError, OSError, RuntimeError) as e:
+                raise IndexCorrupt(self, str(e)[:300]) from None
+            vectors.expansion_search = search_breadth(len(vectors))
+            self._vectors, self._loaded_seq = vectors, loaded_seq
         return self._vectors
+
+    def _reset(self) -> None:
+        self._vectors = None
+        self._loaded_seq = None
+
+    def _probe(self) -> None:
+        self.vectors  # noqa: B018 - loading is the check
+
+    def _needs_build(self, store: Store) -> bool:
+        return store.count_embedded(MODEL_NAME) > 0
 
     def is_fresh(self, store: Store) -> bool:
         return self.applied_seq(store) >= store.current_seq()
 
     def __len__(self) -> int:
-        if not (self.path / VECTORS_FILE).exists():
+        if not (self.path / VECTORS_FILE).exists() and self._vectors is None:
             return 0
         return len(self.vectors)
 
@@ -92,34 +107,48 @@ class SemanticIndex(DerivedIndex):
 
     # -- index maintenance ------------------------------------------------------------------------
 
-    def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> int:
-        """Bring the ANN index up to the store's current `seq`; returns vectors added."""
+    def sync(self, store: Store, progress: Callable[[int, int], None] | None = None, rebuild: bool = False,
+             heal: bool = True) -> int:
+        """Bring the ANN index up to the store's current `seq`; returns vectors added.
+
+        A missing, foreign or corrupt index (or `rebuild`) is built afresh beside the old one and renamed
+        into place (see `derived.py`); with `heal=False` corruption raises `IndexCorrupt` instead."""
         with self.writer_lock():
+            self.follow_swaps()
             target = store.current_seq()
             since = -1 if rebuild else self.applied_seq(store)
             if since >= 0 and self._vectors is not None and self._loaded_seq != since:
                 self._vectors = None  # another process saved the index since we loaded it: reload
+            if since < 0:
+                return self._rebuild_locked(store, progress, None)
             if since >= target:
                 return 0
-            if since < 0:
-                self._vectors = None
-                shutil.rmtree(self.path, ignore_errors=True)
-                since = 0
-            total = store.count_embedded(MODEL_NAME)
-            added = 0
-            for pks, vecs, missing in store.iter_vectors_changed(MODEL_NAME, since):
-                if len(missing) and since > 0:
-                    self.vectors.remove(missing)  # text changed, new vector not computed yet
-                if vecs is not None and len(pks):
-                    self.vectors.add(pks, vecs)
-                    added += len(pks)
-                if progress:
-                    progress(added, total)
-            self.vectors.expansion_search = search_breadth(len(self.vectors))
-            self.vectors.save()
-            self.write_state(store, target)
-            self._loaded_seq = target
-            return added
+            try:
+                return self._apply(store, since, target, progress)
+            except IndexCorrupt as e:
+                if not heal:
+                    raise
+                return self._rebuild_locked(store, progress, e.reason)
+
+    def _build(self, store: Store, progress: Callable[[int, int], None] | None) -> int:
+        return self._apply(store, 0, store.current_seq(), progress)
+
+    def _apply(self, store: Store, since: int, target: int, progress: Callable[[int, int], None] | None) -> int:
+        total = store.count_embedded(MODEL_NAME)
+        added = 0
+        for pks, vecs, missing in store.iter_vectors_changed(MODEL_NAME, since):
+            if len(missing) and since > 0:
+                self.vectors.remove(missing)  # text changed, new vector not computed yet
+            if vecs is not None and len(pks):
+                self.vectors.add(pks, vecs)
+                added += len(pks)
+            if progress:
+                progress(added, total)
+        self.vectors.expansion_search = search_breadth(len(self.vectors))
+        self.vectors.save()
+        self.write_state(store, target)
+        self._loaded_seq = target
+        return added
 
     def reload_if_stale(self, store: Store) -> int:
         """Drop the loaded index when another process (e.g. the background embedder) saved a newer one,
@@ -130,8 +159,17 @@ class SemanticIndex(DerivedIndex):
         return applied
 
     def ensure_fresh(self, store: Store) -> None:
-        if self.reload_if_stale(store) < store.current_seq():
-            self.sync(store)
+        """Load and catch up the index; a missing or corrupt one is rebuilt inline (command line) or in
+        the background (web: raises `IndexUnavailable`, and search goes on by keywords)."""
+        self.follow_swaps()
+        if self.rebuilding():
+            raise IndexUnavailable(self)
+        try:
+            self.check(store)
+            if self.reload_if_stale(store) < store.current_seq():
+                self.sync(store, heal=not self.background_heal)
+        except IndexCorrupt as e:
+            self.recover(store, e)
 
     # -- queries ----------------------------------------------------------------------------------
 

@@ -90,6 +90,10 @@ class SearchOut(BaseModel):
     page: int
     limit: int
     results: list[SearchHit]
+    ranking: str = "hybrid"  # hybrid (fused) | keyword (semantic coverage partial) | semantic | newest
+    semantic_search: str = "complete"  # complete | partial | rebuilding | off
+    semantic_percent: float | None = None  # papers with a vector, of all papers
+    note: str | None = None  # the line the search page shows while coverage is partial
 
 
 class PeriodOut(BaseModel):
@@ -133,9 +137,12 @@ async def api_search(request: Request, q: Annotated[str, Query(min_length=1, max
         entries = w.entries([(r.pk, r.paper) for r in results], None)
         hits = [paper_out(r.paper, e) | {"score": round(r.score, 6), "match": r.block}
                 for r, e in zip(results, entries, strict=True)]
-        return SearchOut.model_validate({"query": q, "page": p, "limit": limit, "results": hits})
+        info = results.info
+        return SearchOut.model_validate({"query": q, "page": p, "limit": limit, "results": hits,
+                                         "ranking": info.ranking, "semantic_search": info.semantic,
+                                         "semantic_percent": info.semantic_percent, "note": info.note})
 
-    return await cached_json(request, ("search", q, repr(uq), limit, p), build,
+    return await cached_json(request, ("search", q, repr(uq), limit, p, *w.pf.engine.index_version()), build,
                              on_miss=lambda: limit_costly(request, "search"))
 
 

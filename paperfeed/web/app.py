@@ -22,12 +22,14 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
+from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.secret import site_secret
 from paperfeed.web import accounts, api, feeds, outbox, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
 from paperfeed.web.settings import WebSettings
+from paperfeed.web.status import index_unavailable
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
@@ -113,6 +115,7 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
                   version="0.1.0", docs_url=None, redoc_url=None)
     add_offline_docs(app)
     app.state.web = WebState(pf, settings)
+    pf.engine.heal_in_background()  # a corrupt index is rebuilt in a thread, never inside a request
 
     app.add_middleware(SessionMiddleware, secret_key=settings.secret or site_secret(pf.store),
                        session_cookie="paperfeed_session", same_site="lax", https_only=settings.https_only_cookies,
@@ -132,6 +135,10 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
             return JSONResponse({"detail": jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})},
                                 status_code=422)
         return error_page(request, 400, _validation_message(exc))
+
+    @app.exception_handler(IndexUnavailable)
+    async def index_rebuilding(request: Request, exc: IndexUnavailable) -> Response:
+        return index_unavailable(request, exc)  # 503 + Retry-After while a corrupt index is rebuilt
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -135,12 +135,12 @@ class WebState:
 
         The same searches repeat (feeds, reloads, paging back); results do not depend on votes.
         """
-        key = (repr(uq), limit, offset, self.pf.store.current_seq())
+        key = (repr(uq), limit, offset, self.pf.store.current_seq(), *self.pf.engine.index_version())
         return self._searches.get_or_render(key, lambda: self.pf.engine.search(uq, limit=limit, offset=offset))
 
     def similar(self, paper_id: str, limit: int) -> list[Result]:
         """`engine.similar`, remembered until the store changes; raises KeyError for an unknown paper."""
-        key = ("similar", paper_id, limit, self.pf.store.current_seq())
+        key = ("similar", paper_id, limit, self.pf.store.current_seq(), *self.pf.engine.index_version())
         return self._searches.get_or_render(key, lambda: self.pf.engine.similar(paper_id, limit))
 
     def entries(self, items: list[tuple[int, Paper]], user: User | None) -> list[Entry]:

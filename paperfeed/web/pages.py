@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.models import Paper
 from paperfeed.present.bibtex import paper_bibtex
 from paperfeed.present.latex import to_text
+from paperfeed.search.derived import IndexUnavailable
 from paperfeed.search.query import QueryError, _parse_date, parse_query
 from paperfeed.web import authors, status
 from paperfeed.web.context import WebState, current_user, error_page, render, render_shared, web
@@ -154,8 +155,10 @@ def search_page(request: Request, q: str, since: str | None, until: str | None, 
         return error_page(request, 400, f"Bad query: {e}")
     if sort == "relevance":
         results = w.search(uq, limit=size + 1, offset=(p - 1) * size)
+        info = getattr(results, "info", None)  # how it was ranked: the page says so while coverage is partial
     else:  # the most relevant SORT_POOL, reordered
         pool = w.search(uq, limit=SORT_POOL)
+        info = getattr(pool, "info", None)
         if sort == "newest":
             pool.sort(key=lambda r: (r.paper.listed or r.paper.published or date.min), reverse=True)
         else:
@@ -177,6 +180,7 @@ def search_page(request: Request, q: str, since: str | None, until: str | None, 
                                                   for k in SEARCH_SORTS},
                   pool=SORT_POOL, has_text=uq.has_text,
                   prev_page=prev_page, next_page=next_page, title=f"{q} · search · paperfeed",
+                  coverage_note=info.note if info else None,
                   feed=("search", urlencode(base)))
 
 
@@ -226,13 +230,16 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         entry = w.entries([(pk, paper)], user)[0]
         try:
             similar = w.similar(paper.id, 6)
-        except KeyError:
+        except (KeyError, IndexUnavailable):  # both indexes rebuilding: the page still answers
             similar = []
+        info = getattr(similar, "info", None)
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
-                                  bibtex=paper_bibtex(paper), title=f"{to_text(paper.title)} · paperfeed")
+                                  bibtex=paper_bibtex(paper), coverage_note=info.note if info else None,
+                                  title=f"{to_text(paper.title)} · paperfeed")
 
     try:
-        return await render_shared(request, ("paper", request.url.path), build, w.paper_pages)
+        return await render_shared(request, ("paper", request.url.path, *w.pf.engine.index_version()), build,
+                                   w.paper_pages)
     except _NoSuchPaper:
         return error_page(request, 404, f"No paper with id {paper_id[:100]!r}.")
 

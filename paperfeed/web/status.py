@@ -11,11 +11,12 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from paperfeed.core import Paperfeed
 from paperfeed.search.background import background_enabled, read_progress
+from paperfeed.search.derived import IndexUnavailable
 from paperfeed.web.context import render, web
 
 router = APIRouter()
@@ -28,6 +29,17 @@ class EmbedderOut(BaseModel):
     rate: float | None  # papers per second over the current pass
     eta_seconds: float | None  # until every paper is embedded, at that rate
     updated: float | None  # unix time of its last report
+
+
+class IndexHealthOut(BaseModel):
+    index: str  # "keyword" | "vector"
+    state: str  # ok | rebuilding | failed | interrupted (its rebuilder died; the next request restarts it)
+    reason: str | None  # what was wrong, as the index library reported it
+    detected: float | None  # unix time the problem was found
+    finished: float | None  # unix time the rebuilt index was swapped in
+    moved_to: str | None  # where the broken files were kept
+    done: int | None  # rebuild progress
+    total: int | None
 
 
 class StatusOut(BaseModel):
@@ -44,12 +56,61 @@ class StatusOut(BaseModel):
     first_day: str | None
     last_day: str | None
     embedder: EmbedderOut
+    semantic_search: str  # complete | partial (ranked by keywords until every paper is embedded) | rebuilding
+    indexes: list[IndexHealthOut]  # an index that needed healing since it was built, and how that went
+
+
+def _alive(pid: object) -> bool:
+    try:
+        os.kill(int(pid), 0)  # type: ignore[arg-type]
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def index_health(pf: Paperfeed) -> list[dict[str, Any]]:
+    """The healing record of each index that ever needed one (see paperfeed/search/derived.py)."""
+    out = []
+    for name, idx in (("keyword", pf.engine.lexical), ("vector", pf.engine.semantic)):
+        h = idx.health()
+        if not h.get("state"):
+            continue
+        state = h["state"]
+        if state == "rebuilding" and not idx.rebuilding() and not _alive(h.get("pid")):
+            state = "interrupted"
+        out.append({"index": name, "state": state, "reason": h.get("reason"), "detected": h.get("detected"),
+                    "finished": h.get("finished"), "moved_to": h.get("moved_to"), "done": h.get("done"),
+                    "total": h.get("total")})
+    return out
+
+
+def index_unavailable(request: Request, exc: IndexUnavailable) -> Response:
+    """503 with Retry-After while an index is rebuilt: JSON for machines, a page for people."""
+    headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
+    if request.url.path.startswith(("/api/", "/feeds/")):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+    page = render(request, "error.html", status_code=503, heading="Search is being rebuilt",
+                  message=f"The {exc.index.label} was missing or damaged and is being rebuilt from the store "
+                          f"({_progress(exc.health)}). The daily lists and paper pages still work; "
+                          "please try this search again in a minute.",
+                  title="Rebuilding · paperfeed")
+    page.headers.update(headers)
+    return page
+
+
+def _progress(h: dict[str, Any]) -> str:
+    done, total = h.get("done"), h.get("total")
+    return f"{done} of {total} papers done" if total else "starting"
 
 
 def status_facts(pf: Paperfeed) -> dict[str, Any]:
     """What /status and /api/status show."""
+    pf.engine.check_indexes()  # a corrupt index is found (and its rebuild started) even before a search
     pf.engine.semantic.reload_if_stale(pf.store)  # count what the embedder saved, not an older copy
     s = pf.status()
+    coverage = pf.engine.semantic_coverage() if not pf.engine.lexical.rebuilding() else None
     prog = read_progress(pf.db_path)
     missing = max(s.papers - s.embedded, 0)
     running = bool(prog.get("running"))
@@ -65,6 +126,8 @@ def status_facts(pf: Paperfeed) -> dict[str, Any]:
                      "rate": round(rate, 2) if rate else None,
                      "eta_seconds": round(eta, 1) if eta is not None else None,
                      "updated": prog.get("updated")},
+        "semantic_search": coverage.semantic if coverage else "partial",
+        "indexes": index_health(pf),
     }
 
 
@@ -81,7 +144,9 @@ def status_page(request: Request) -> HTMLResponse:
     d = status_facts(web(request).pf)
     e = d["embedder"]
     ago = _duration(time.time() - e["updated"]) if e["updated"] else None
-    return render(request, "status.html", d=d, e=e, eta=_duration(e["eta_seconds"]), ago=ago,
+    when = {i["index"]: {k: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(i[k])) if i[k] else None
+                         for k in ("detected", "finished")} for i in d["indexes"]}
+    return render(request, "status.html", d=d, e=e, eta=_duration(e["eta_seconds"]), ago=ago, when=when,
                   title="Status · paperfeed")
 
 
