@@ -24,8 +24,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import update
-
 from paperfeed.core import Paperfeed
 from paperfeed.mail.ledger import Claim, Ledger, PlanCounts
 from paperfeed.mail.links import Links
@@ -34,7 +32,6 @@ from paperfeed.mail.settings import MailSettings
 from paperfeed.mail.smtp import Outcome, SmtpSession
 from paperfeed.mail.subscriptions import Subscriptions, utcnow
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import digests
 from paperfeed.store.secret import site_secret
 
 log = logging.getLogger(__name__)
@@ -104,16 +101,8 @@ def _default_renderer() -> Renderer:
 
 
 def _release(ledger: Ledger, claims: list[Claim]) -> None:
-    """Give back claims this process will not attempt (config error, server down): planned again, or
-    abandoned `sending` again for a resend, so the next run's count of possible second copies stays right."""
-    if not claims:
-        return
-    with ledger.store.write() as conn:
-        for c in claims:
-            conn.execute(update(digests).where(digests.c.id == c.digest_id, digests.c.status == "sending",
-                                               digests.c.claimed_by == ledger.owner)
-                         .values(status="sending" if c.resend else "planned", claimed_by=None, lease_until=None,
-                                 attempts=digests.c.attempts - 1))
+    """Give back claims this process will not attempt (config error, server down): see `Ledger.release`."""
+    ledger.release(claims)
 
 
 def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from paperfeed.models import Paper, make_paper_id
 from paperfeed.store.engine import migrate, sqlite_engine
@@ -70,6 +71,31 @@ def _row_values(p: Paper) -> dict:
     }
 
 
+class StoreConflict(Exception):
+    """A write broke a uniqueness rule of the store (e.g. two papers with one id); nothing of it was kept."""
+
+
+class PaperBatch:
+    """Papers written in one transaction under one change-counter value (see `Store.paper_batch`)."""
+
+    def __init__(self, store: Store, conn: Connection):
+        self.store, self.conn = store, conn
+        self._seq: int | None = None
+
+    @property
+    def seq(self) -> int:
+        if self._seq is None:
+            self._seq = self.store.next_seq(self.conn)
+        return self._seq
+
+    def upsert(self, batch: Sequence[Paper]) -> WriteCounts:
+        return self.store.upsert(self.conn, batch, self.seq)
+
+    def set_state(self, key: str, value: dict | None) -> None:
+        """Save state with the papers of this transaction (e.g. the harvest token of the page they came from)."""
+        self.store.set_state_in(self.conn, key, value)
+
+
 class Store:
     """Papers and their embeddings.  Writes go through `write()`: one transaction, whole or nothing."""
 
@@ -95,6 +121,15 @@ class Store:
         """A write transaction that holds the database's write lock from its first statement."""
         with self.engine.connect().execution_options(write=True) as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def paper_batch(self) -> Iterator[PaperBatch]:
+        """A write transaction for papers: whole or nothing; a broken uniqueness rule is `StoreConflict`."""
+        try:
+            with self.write() as conn:
+                yield PaperBatch(self, conn)
+        except IntegrityError as e:
+            raise StoreConflict(str(e.orig)) from e
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -358,6 +393,19 @@ class Store:
             if rows:
                 conn.execute(insert(embeddings).prefix_with("OR REPLACE", dialect="sqlite"), rows)
         return seq
+
+    def vectors_of(self, model: str, pks: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored embedding of each paper (as saved, float32; papers not embedded are absent)."""
+        out: dict[int, np.ndarray] = {}
+        with self.read() as conn:
+            for i in range(0, len(pks), _LOOKUP_CHUNK):
+                q = (select(papers.c.pk, embeddings.c.vector)
+                     .join(embeddings, (embeddings.c.content_hash == papers.c.content_hash)
+                           & (embeddings.c.model == model))
+                     .where(papers.c.pk.in_(list(pks[i:i + _LOOKUP_CHUNK]))))
+                for pk, blob in conn.execute(q):
+                    out[pk] = np.frombuffer(blob, dtype=np.float32)
+        return out
 
     def iter_vectors_changed(
         self, model: str, since_seq: int, chunk: int = 5000

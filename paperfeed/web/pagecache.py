@@ -17,10 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-
+from paperfeed.store import community as community_sql
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import submissions, votes
 
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in escaped HTML, so the replace is exact
 MAX_PAGES = 512
@@ -29,13 +27,7 @@ T = TypeVar("T")
 
 def community_version(store: Store) -> tuple:
     """Changes whenever a vote or a submission is added or removed (one cheap, indexed query)."""
-    with store.read() as conn:
-        return tuple(conn.execute(select(
-            select(func.count()).select_from(votes).scalar_subquery(),
-            select(func.max(votes.c.created_at)).scalar_subquery(),
-            select(func.count()).select_from(submissions).scalar_subquery(),
-            select(func.max(submissions.c.created_at)).scalar_subquery(),
-        )).one())
+    return community_sql.community_version(store)
 
 
 def data_version(store: Store) -> tuple:
