@@ -34,7 +34,7 @@ def preview(
         if sub is None:
             raise UserError(f"no subscriber with the address {email.strip()!r}")
         digest = next_digest(pf, sub, when)
-        msg = render_message(digest, settings, Links(site_secret(pf.store), settings.base_url),
+        msg = render_message(digest, settings, Links(site_secret(pf.store, pf.settings.secret), settings.base_url),
                              message_id=message_id(sub.id, digest.period.key, settings.mail_domain),
                              date=digest.period.due_at)
     finally:

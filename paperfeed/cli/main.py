@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from paperfeed.cli import render
-from paperfeed.cli.common import UserError, open_core
+from paperfeed.cli.common import UserError, configure, open_core, settings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -45,8 +45,14 @@ _state: dict = {}
 
 
 @app.callback()
-def _root(db: Annotated[Path | None, typer.Option("--db", envvar="PAPERFEED_DB", help="Database file.")] = None):
+def _root(
+    db: Annotated[str | None, typer.Option("--db", help="Database: a SQLite file or a postgresql:// URL "
+                                           "(default $PAPERFEED_DB).")] = None,
+    index_dir: Annotated[Path | None, typer.Option("--index-dir", help="Folder of the derived indexes (default "
+                                                   "$PAPERFEED_INDEX_DIR, else beside a SQLite file).")] = None,
+):
     _state["db"] = db
+    configure(db, index_dir)
 
 
 def _pf():  # type: ignore[no-untyped-def]
@@ -61,9 +67,7 @@ def _bar(description: str) -> Progress:
 
 
 def _progress_forced() -> bool:
-    import os
-
-    return os.environ.get("PAPERFEED_PROGRESS") == "1"
+    return settings().progress
 
 
 def _parse_day(value: str | None, what: str) -> date | None:
@@ -259,36 +263,39 @@ def serve(
     """Serve the papers site and its JSON API (docs at /docs).  On an empty database, first ingests
     the comma-separated files or URLs of $PAPERFEED_SOURCES in the background; papers without
     embeddings are embedded in a background process while the site serves (progress on /status)."""
-    import os
+    from functools import partial
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from paperfeed.search.background import EmbedderProcess, background_enabled
+    from paperfeed.search.background import EmbedderProcess
     from paperfeed.search.embedder import available_cpus
     from paperfeed.web import create_app
-    from paperfeed.web.bootstrap import WORKERS_ENV, configured_sources, start_background_ingest
+    from paperfeed.web.bootstrap import create_worker_app, start_background_ingest
 
     pf = _pf()
+    if not embed:
+        pf.settings = pf.settings.with_(embed_in_background=False)  # the status page (in every worker) says "off"
     pf.refresh_keyword_index()  # catch up before the first request rather than during it
-    if start_background_ingest(pf, configured_sources()):
+    if start_background_ingest(pf, list(pf.settings.sources)):
         err.print("empty database: ingesting $PAPERFEED_SOURCES in the background", markup=False)
     from paperfeed.mail.runner import start_scheduler  # `digest run` every $PAPERFEED_DIGEST_INTERVAL min
 
     start_scheduler(pf)
-    if not embed:
-        os.environ["PAPERFEED_EMBED_IN_BACKGROUND"] = "0"  # the status page (in every worker) says "off"
-    embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
+    embedder = EmbedderProcess(pf.settings).start() if pf.settings.embed_in_background else None
     n = workers or available_cpus()
     # uvloop + httptools: the fastest event loop and HTTP parser uvicorn has (both installed with paperfeed).
     opts = {"host": host, "port": port, "log_level": "info", "access_log": access_log, "proxy_headers": False,
             "loop": "uvloop", "http": "httptools"}
     try:
         if n == 1:
-            uvicorn.run(create_app(pf), **opts)
-        else:  # each worker process builds its own app over the same database (bootstrap.create_worker_app)
-            os.environ["PAPERFEED_DB"] = str(pf.db_path)
-            os.environ[WORKERS_ENV] = str(n)
-            uvicorn.run("paperfeed.web.bootstrap:create_worker_app", factory=True, workers=n, **opts)
+            uvicorn.run(create_app(pf, pf.settings.web), **opts)
+        else:
+            # Each worker process builds its own app over the same database (bootstrap.create_worker_app); the
+            # settings travel as the factory's pickled argument, not through the environment.  This is what
+            # uvicorn.run does for an import string, which it requires for workers (uvicorn is pinned).
+            config = uvicorn.Config(partial(create_worker_app, pf.settings, n), factory=True, workers=n, **opts)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         if embedder is not None:
             embedder.stop()

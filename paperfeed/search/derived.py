@@ -9,13 +9,12 @@ answer for this store.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from paperfeed import diskio
 from paperfeed.store.papers import Store
 
 
@@ -33,9 +32,8 @@ class DerivedIndex:
 
     def write_state(self, store: Store, seq: int) -> None:
         """Record the applied `seq`, atomically; called only after the index itself is durable."""
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"store_id": store.store_id, **self.identity, "seq": seq}))
-        os.replace(tmp, self._state_file)
+        state = {"store_id": store.store_id, **self.identity, "seq": seq}
+        diskio.atomic_write_text(self._state_file, json.dumps(state))
 
     def applied_seq(self, store: Store) -> int:
         s = self.state()
@@ -46,10 +44,5 @@ class DerivedIndex:
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
         """One writer per index across processes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / (self.path.name + ".lock"), "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with diskio.file_lock(self.path.parent / (self.path.name + ".lock")):
+            yield

@@ -19,10 +19,8 @@ and ties are broken by key, so results are reproducible.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +28,8 @@ from typing import Any
 
 import numpy as np
 from usearch.index import Index, MetricKind, ScalarKind
+
+from paperfeed import diskio
 
 METRIC = "cos"
 DTYPES = ("f32", "f16", "i8")
@@ -214,15 +214,9 @@ class VectorIndex:
         """
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-            try:
-                self._index.save(str(tmp))
-                _fsync_path(tmp)
-                os.replace(tmp, self.path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            _atomic_write_text(self.meta_path, json.dumps(self.meta(), indent=2, sort_keys=True) + "\n")
-            _fsync_dir(self.path.parent)
+            diskio.atomic_replace_with(self.path, lambda tmp: self._index.save(str(tmp)))
+            diskio.atomic_write_text(self.meta_path, json.dumps(self.meta(), indent=2, sort_keys=True) + "\n",
+                                     durable=True)
             self._dirty = False
 
     # ------------------------------------------------------------------ contents
@@ -543,29 +537,3 @@ def _read_meta(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise VectorIndexError(f"{path}: index meta is not a JSON object")
     return meta
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the renames durable; some filesystems do not support fsync on a directory."""
-    with contextlib.suppress(OSError):
-        _fsync_path(path)

@@ -4,7 +4,7 @@ The order of writes that makes delivery exactly-once is explained in `paperfeed.
 drives these functions; here each one is one transaction:
 
   plan_chunk     insert (subscriber, period) rows and their picks; a row that exists is left alone
-                 (`INSERT … OR IGNORE` on the unique pair), so a second planner is a no-op.
+                 (`dialect.insert_ignore` on the unique pair), so a second planner is a no-op.
   claim          one write transaction (SQLite: BEGIN IMMEDIATE, the write lock from the first
                  statement) that closes rows of departed subscribers and moves owed rows to `sending`.
   sent_recorder  after the server's 250, a prepared UPDATE and its COMMIT on a connection held for the
@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
 
+from paperfeed.store import dialect
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import digest_items, digests, subscribers
 
@@ -29,6 +30,7 @@ OWED = ("planned", "retry", "sending")
 _CHUNK = 500
 _MARK_SENT_SQLITE = ("UPDATE digests SET status = 'sent', sent_at = ?, claimed_by = NULL, lease_until = NULL, "
                      "last_error = NULL WHERE id = ? AND status = 'sending'")
+_MARK_SENT_POSTGRES = _MARK_SENT_SQLITE.replace("?", "%s")
 
 
 def utcnow() -> datetime:
@@ -54,14 +56,13 @@ def plan_chunk(store: Store, rows: Iterable[PlannedRow], now: datetime) -> list[
     out: list[bool] = []
     with store.write() as conn:
         for d in rows:
-            res = conn.execute(insert(digests).prefix_with("OR IGNORE").values(
+            did = conn.execute(dialect.insert_ignore(conn, digests).values(
                 subscriber_id=d.subscriber_id, period=d.period, window_start=d.window_start,
                 window_end=d.window_end, due_at=d.due_at, status=d.status, message_id=d.message_id, attempts=0,
-                created_at=now))
-            if res.rowcount != 1:
+                created_at=now).returning(digests.c.id)).scalar()
+            if did is None:  # the (subscriber, period) row exists: skipped (no row returned, on both engines)
                 out.append(False)
                 continue
-            did = res.inserted_primary_key[0]
             if d.picks:
                 conn.execute(insert(digest_items), [
                     {"digest_id": did, "subscriber_id": d.subscriber_id, "paper_pk": pk, "section": section,
@@ -113,7 +114,10 @@ def claim(store: Store, owner: str, limit: int, now: datetime, wall: datetime, l
             select(digests.c.id, digests.c.subscriber_id, digests.c.message_id, digests.c.attempts,
                    digests.c.status, subscribers.c.status.label("sub_status"))
             .join(subscribers, subscribers.c.id == digests.c.subscriber_id)
-            .where(owed).order_by(digests.c.due_at, digests.c.id).limit(limit)).all()
+            .where(owed).order_by(digests.c.due_at, digests.c.id).limit(limit)
+            # PostgreSQL: rows another sender is claiming right now are skipped, not claimed twice (SQLite
+            # ignores this: its write lock, BEGIN IMMEDIATE, already serialises claims)
+            .with_for_update(skip_locked=True, of=digests)).all()
         for r in rows:
             if r.sub_status != "active":
                 conn.execute(update(digests).where(digests.c.id == r.id, digests.c.status.in_(OWED)).values(
@@ -148,12 +152,10 @@ def finish(store: Store, digest_id: int, status: str, **values: Any) -> bool:
 def sent_recorder(store: Store) -> Iterator[Callable[[int], bool]]:
     """`finish(…, "sent")` for a send loop, on one connection held for the whole loop (see the module
     docstring): after a 250 the process does only a prepared UPDATE and its COMMIT."""
-    if store.engine.dialect.name != "sqlite":
-        raise NotImplementedError(f"no sent recorder for {store.engine.dialect.name}")
-    raw = store.engine.raw_connection()  # the engine's connect hook set WAL and manual transactions
+    raw = store.engine.raw_connection()  # SQLite: the engine's connect hook set WAL and manual transactions
     cur = raw.cursor()
 
-    def record(digest_id: int) -> bool:
+    def record_sqlite(digest_id: int) -> bool:
         cur.execute("BEGIN IMMEDIATE")
         try:
             cur.execute(_MARK_SENT_SQLITE, (utcnow().strftime("%Y-%m-%d %H:%M:%S.%f"), digest_id))
@@ -163,6 +165,18 @@ def sent_recorder(store: Store) -> Iterator[Callable[[int], bool]]:
             cur.execute("ROLLBACK")
             raise
         return n == 1
+
+    def record_postgres(digest_id: int) -> bool:  # psycopg: a server-side prepared statement, then COMMIT
+        try:
+            cur.execute(_MARK_SENT_POSTGRES, (utcnow(), digest_id), prepare=True)
+            n = cur.rowcount
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        return n == 1
+
+    record = record_postgres if store.engine.dialect.name == "postgresql" else record_sqlite
 
     try:
         yield record

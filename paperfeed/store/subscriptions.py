@@ -40,9 +40,11 @@ def subscribe(store: Store, email: str, prefs: Mapping[str, Any], user_id: int |
                 conn.execute(update(subscribers).where(subscribers.c.id == row.id)
                              .values(status="pending", unsubscribed_at=None))
             return conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one(), False
-        sid = conn.execute(insert(subscribers).values(
+        key = conn.execute(insert(subscribers).values(
             email=email, user_id=user_id, status="pending", created_at=now, **prefs,
-        )).inserted_primary_key[0]
+        )).inserted_primary_key
+        assert key is not None
+        sid = key[0]
         for kind, value in follows_:
             conn.execute(insert(follows).values(subscriber_id=sid, kind=kind, value=value, created_at=now))
         return conn.execute(select(subscribers).where(subscribers.c.id == sid)).one(), True

@@ -9,18 +9,19 @@ background thread, so the site answers at once and the papers appear when the in
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 
 from paperfeed.core import Paperfeed
 from paperfeed.ingestion.pipeline import IngestReport, ingest_paths
+from paperfeed.settings import Settings, split_sources
 
 log = logging.getLogger(__name__)
 
 
-def configured_sources(env: Mapping[str, str] = os.environ) -> list[str]:
-    return [s.strip() for s in env.get("PAPERFEED_SOURCES", "").split(",") if s.strip()]
+def configured_sources(env: Mapping[str, str]) -> list[str]:
+    return list(split_sources(env.get("PAPERFEED_SOURCES", "")))
 
 
 def ingest_if_empty(pf: Paperfeed, sources: list[str]) -> IngestReport | None:
@@ -47,9 +48,6 @@ def start_background_ingest(pf: Paperfeed, sources: list[str]) -> threading.Thre
 
 # -- several worker processes ------------------------------------------------------------------------
 
-WORKERS_ENV = "PAPERFEED_WEB_WORKERS"
-
-
 def per_worker_limits(limits: dict[str, tuple[int, float]], workers: int) -> dict[str, tuple[int, float]]:
     """Each worker's share of the rate limits, so N in-memory limiters together never allow more than one.
 
@@ -61,13 +59,11 @@ def per_worker_limits(limits: dict[str, tuple[int, float]], workers: int) -> dic
     return {k: (max(1, burst // workers), rate / workers) for k, (burst, rate) in limits.items()}
 
 
-def create_worker_app():  # type: ignore[no-untyped-def]
-    """App factory for `uvicorn --workers N` (each worker process calls it): the database named by
-    $PAPERFEED_DB, rate limits shared out over $PAPERFEED_WEB_WORKERS.  Background work (ingest,
-    embedding) is never started here: the `serve` process that supervises the workers runs it once."""
+def create_worker_app(settings: Settings, workers: int):  # type: ignore[no-untyped-def]
+    """App factory for each of `serve --workers N`'s worker processes (`settings` arrives pickled): the
+    same database, rate limits shared out over the `workers`.  Background work (ingest, embedding) is
+    never started here: the `serve` process that supervises the workers runs it once."""
     from paperfeed.web import create_app
-    from paperfeed.web.settings import WebSettings
 
-    settings = WebSettings()
-    settings.rate_limits = per_worker_limits(settings.rate_limits, int(os.environ.get(WORKERS_ENV, "1") or 1))
-    return create_app(Paperfeed(), settings)
+    web = replace(settings.web, rate_limits=per_worker_limits(settings.web.rate_limits, workers))
+    return create_app(Paperfeed(settings), web)
