@@ -49,9 +49,10 @@ def site(tmp_path_factory):
     """(base URL, bearer token) of a live site whose rate limits never get in the fuzzer's way."""
     pf = make_site_pf(tmp_path_factory.mktemp("fuzz"))
     app = create_app(pf, WebSettings(secret="fuzz-secret", arxiv_api_url=None, rate_limits=GENEROUS))
-    community = app.state.web.community
-    user = community.create_user("fuzz@example.org", hash_password("fuzz-password"))
-    token = community.create_token(user.id, "fuzz")
+    accounts = app.state.web.accounts
+    user = accounts.create_user("fuzz@example.org", hash_password("fuzz-password"), verified=True)
+    token = "pf_fuzz-token-" + "x" * 30
+    accounts.create_token(user.id, "fuzz", token)
     with serve_in_thread(app) as base:
         yield base, token
     pf.close()

@@ -13,8 +13,8 @@ from paperfeed.mail.digest import SECTION_CAP, SIMILAR_THRESHOLD, DigestBuilder,
 from paperfeed.mail.model import Period
 from paperfeed.mail.subscriptions import Follow, Prefs, Subscriptions
 from paperfeed.models import embedding_text
-from paperfeed.ranking.community import Community
 from paperfeed.search.lexical import ANALYZERS
+from paperfeed.store.accounts import AccountStore
 from paperfeed.store.schema import digest_items, digests, votes
 
 DAY = Period("2025-12-30", date(2025, 12, 29), date(2025, 12, 30), datetime(2025, 12, 30, 7))
@@ -44,7 +44,7 @@ def world(tmp_path_factory):
     todo = pf.store.get_many((topical + window.new_pks)[:40] + liked_pks)
     vecs = get_embedder().embed([embedding_text(p.title, p.abstract) for p in todo.values()])
     pf.store.put_embeddings(MODEL_NAME, zip((p.content_hash() for p in todo.values()), vecs, strict=True))
-    com = Community(pf.store)
+    com = AccountStore(pf.store)
     voters = [com.create_user(f"voter{i}@example.org", "x").id for i in range(3)]
     fan = com.create_user("fan@example.org", "x").id
     t = datetime(2025, 12, 29, 10)

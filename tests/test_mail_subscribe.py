@@ -207,11 +207,14 @@ def test_subscribe_form_errors_keep_input(base, subs):
 
 
 def test_logged_in_email_prefilled_and_linked(base, subs, pf):
-    from paperfeed.ranking.community import Community
+    from account_helpers import verified_member
 
+    from paperfeed.store.accounts import AccountStore as Community
+
+    verified_member(pf.store, "member@example.org")
     with client(base) as c:
-        r = c.post("/signup", data={"csrf_token": csrf(c, "/signup"), "email": "member@example.org",
-                                    "password": "correct horse battery"})
+        r = c.post("/login", data={"csrf_token": csrf(c, "/login"), "email": "member@example.org",
+                                   "password": "correct horse battery"})
         assert r.status_code == 303
         form = c.get("/subscribe").text
         assert 'value="member@example.org"' in form
@@ -450,7 +453,7 @@ def subs_digests(pf, sid: int) -> list:
 
 def test_site_without_mail_says_so(pf, subs, monkeypatch):
     monkeypatch.setenv("PAPERFEED_SMTP_PORT", "not-a-port")  # malformed settings: the site serves, mail is off
-    settings = WebSettings(secret=SECRET)
+    settings = WebSettings(secret=SECRET, rate_limits=ROOMY)  # limits live in the store: not what this tests
     assert settings.mail is None
     with serve_in_thread(create_app(pf, settings)) as url, client(url) as c:
         assert c.get("/papers").status_code == 200

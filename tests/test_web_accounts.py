@@ -1,23 +1,35 @@
-"""Accounts and community actions over real HTTP: sign up, log in, CSRF, upvotes, trending, submit,
-rate limits and no account enumeration.  Its own database, so votes never leak into other tests."""
+"""Accounts and community actions over real HTTP and real SMTP: sign up (email verified by link), log in,
+per-account throttling, NIST password rules, CSRF, upvotes, trending, submit, rate limits and no account
+enumeration.  Its own database, so votes never leak into other tests."""
 
 from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from account_helpers import (
+    PASSWORD,
+    csrf,
+    log_in,
+    mails_to,
+    path_of_link,
+    sign_up,
+    sign_up_verified,
+    verified_member,
+    verify_from_mail,
+)
 from conftest import make_site_pf
+from smtp_servers import Sink, smtp_server
 
+from paperfeed.mail.settings import MailSettings
 from paperfeed.web import WebSettings, create_app
-from paperfeed.web.accounts import LOGIN_FAILED
+from paperfeed.web.accounts import LOGIN_FAILED, NOT_VERIFIED
 from paperfeed.web.testing import serve_in_thread
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -70,42 +82,49 @@ def arxiv_url():
 
 
 @pytest.fixture(scope="module")
-def base(pf, arxiv_url):
-    roomy = {k: (1000, 100.0) for k in ("signup", "login", "upvote", "submit")}  # limits have their own test
-    settings = WebSettings(secret="test-secret", rate_limits=roomy, arxiv_api_url=arxiv_url)
+def sink():
+    handler = Sink()
+    with smtp_server(handler) as controller:
+        yield handler, controller.port
+
+
+ROOMY = {k: (1000, 100.0) for k in ("signup", "login", "upvote", "submit", "subscribe")}  # limits: own test
+
+
+@pytest.fixture(scope="module")
+def base(pf, arxiv_url, sink):
+    mail = MailSettings(port=sink[1], sender="accounts@paperfeed.test")
+    settings = WebSettings(secret="test-secret", rate_limits=ROOMY, arxiv_api_url=arxiv_url, mail=mail)
     with serve_in_thread(create_app(pf, settings)) as url:
+        settings.mail = replace(mail, base_url=url)
         yield url
+
+
+@pytest.fixture()
+def mailbox(sink) -> Sink:
+    return sink[0]
 
 
 def new_client(base: str) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=60)
 
 
-def csrf(c: httpx.Client, page: str = "/papers") -> str:
-    m = _CSRF.search(c.get(page).text)
-    assert m, page
-    return m.group(1)
-
-
-def sign_up(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    return c.post("/signup", data={"email": email, "password": password, "csrf_token": csrf(c, "/signup"),
-                                   "next": "/papers"})
-
-
-def log_in(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    return c.post("/login", data={"email": email, "password": password, "csrf_token": csrf(c, "/login")})
-
-
 def upvotes_of(c: httpx.Client, pid: str) -> int:
     return c.get(f"/api/papers/{pid}").json()["upvotes"]
 
 
-def test_sign_up_log_in_upvote_and_trending(base, pf):
+def test_sign_up_verify_log_in_upvote_and_trending(base, pf, mailbox):
     target = pf.engine.search("language models", limit=1)[0].paper.id
     with new_client(base) as c:
         assert "No upvotes in the past week yet" in c.get("/papers/trending").text
         r = sign_up(c, "Ada@Example.org")
-        assert r.status_code == 303 and r.headers["location"] == "/papers"
+        assert r.status_code == 200 and "Check your inbox" in r.text and "Log out" not in r.text
+        assert log_in(c, "ada@example.org").text.count(NOT_VERIFIED.split(":")[0]) == 1  # not before the link
+        assert "Log out" not in c.get("/papers").text
+        r = verify_from_mail(c, mailbox, "ada@example.org")
+        assert r.status_code == 303 and r.headers["location"] == "/login?verified=1"
+        assert "Your address is confirmed" in c.get(r.headers["location"]).text
+        assert log_in(c, "ada@example.org").status_code == 303
         assert "member" in c.get("/papers").text and "Log out" in c.get("/papers").text
         c.post("/logout", data={"csrf_token": csrf(c)})
         assert "Log in" in c.get("/papers").text
@@ -129,11 +148,11 @@ def test_sign_up_log_in_upvote_and_trending(base, pf):
         assert "No upvotes in the past day yet" in c.get("/papers/trending?period=day").text
 
 
-def test_two_users_votes_add_up_and_order_trending(base, pf):
+def test_two_users_votes_add_up_and_order_trending(base, pf, mailbox):
     a, b = (x.paper.id for x in pf.engine.search("graph", limit=2))
     with new_client(base) as c1, new_client(base) as c2:
-        sign_up(c1, "one@example.org")
-        sign_up(c2, "two@example.org")
+        sign_up_verified(c1, mailbox, "one@example.org")
+        sign_up_verified(c2, mailbox, "two@example.org")
         for c in (c1, c2):
             c.post(f"/papers/{b}/upvote", data={"csrf_token": csrf(c)})
         c1.post(f"/papers/{a}/upvote", data={"csrf_token": csrf(c1)})
@@ -144,11 +163,11 @@ def test_two_users_votes_add_up_and_order_trending(base, pf):
         assert [x["id"] for x in d["papers"]][:2] == [b, a] and d["total"] == 301 and d["sort"] == "trending"
 
 
-def test_missing_or_wrong_csrf_token_is_403(base, pf):
+def test_missing_or_wrong_csrf_token_is_403(base, pf, mailbox):
     pid = pf.engine.search("learning", limit=1)[0].paper.id
     with new_client(base) as c:
         before = upvotes_of(c, pid)
-        sign_up(c, "csrf@example.org")
+        sign_up_verified(c, mailbox, "csrf@example.org")
         assert c.post(f"/papers/{pid}/upvote", data={}).status_code == 403
         assert c.post(f"/papers/{pid}/upvote", data={"csrf_token": "forged"}).status_code == 403
         assert c.post("/login", data={"email": "csrf@example.org", "password": PASSWORD}).status_code == 403
@@ -161,9 +180,9 @@ def test_missing_or_wrong_csrf_token_is_403(base, pf):
         assert r.status_code == 403
 
 
-def test_no_account_enumeration(base):
+def test_no_account_enumeration(base, mailbox):
     with new_client(base) as c:
-        sign_up(c, "known@example.org")
+        sign_up_verified(c, mailbox, "known@example.org")
     with new_client(base) as c:
         wrong = log_in(c, "known@example.org", "not the password")
         unknown = log_in(c, "nobody@example.org", "not the password")
@@ -171,35 +190,115 @@ def test_no_account_enumeration(base):
         assert LOGIN_FAILED in wrong.text and LOGIN_FAILED in unknown.text
         strip = re.compile(r'value="[^"]*"')
         assert strip.sub("", wrong.text).replace("known", "") == strip.sub("", unknown.text).replace("nobody", "")
-        taken = sign_up(c, "known@example.org")
-        assert taken.status_code == 400 and "already" not in taken.text.split("If you")[0]
+        # sign-up: the same answer for a taken and a new address; only the mailbox learns which it was
+        before = len(mails_to(mailbox, "known@example.org"))
+        taken = sign_up(c, "known@example.org", "another long passphrase")
+        fresh = sign_up(c, "stranger@example.org", "another long passphrase")
+        assert taken.status_code == fresh.status_code == 200
+        assert strip.sub("", taken.text).replace("known", "") == strip.sub("", fresh.text).replace("stranger", "")
+        note = mails_to(mailbox, "known@example.org")[before:]
+        assert len(note) == 1 and "already has an account" in note[0].get_body(("plain",)).get_content()
+        assert "/verify" not in note[0].get_body(("plain",)).get_content()
+        assert "/verify?t=" in mails_to(mailbox, "stranger@example.org")[0].get_body(("plain",)).get_content()
+        assert log_in(c, "known@example.org").status_code == 303  # a taken address's password is unchanged
 
 
-def test_anonymous_upvote_goes_to_log_in_and_bad_signups_are_refused(base, pf):
-    pid = pf.engine.search("learning", limit=1)[0].paper.id
+def test_a_pre_registered_address_goes_to_its_owner(base, mailbox):
+    """Someone signs up with another person's address: nothing they can use; the owner's own sign-up wins
+    and voids the earlier link (it is bound to the password it was issued for)."""
+    with new_client(base) as attacker, new_client(base) as owner:
+        assert sign_up(attacker, "victim@example.org", "attacker chosen passphrase").status_code == 200
+        first = path_of_link(mails_to(mailbox, "victim@example.org")[-1], "/verify")
+        assert log_in(attacker, "victim@example.org", "attacker chosen passphrase").status_code == 400
+        assert sign_up(owner, "victim@example.org", "the owners own passphrase").status_code == 200
+        second = path_of_link(mails_to(mailbox, "victim@example.org")[-1], "/verify")
+        assert first != second
+        stale = owner.get(first)
+        assert stale.status_code == 400 and "replaced this link" in stale.text
+        assert owner.get(second).status_code == 303
+        assert log_in(attacker, "victim@example.org", "attacker chosen passphrase").status_code == 400
+        assert log_in(owner, "victim@example.org", "the owners own passphrase").status_code == 303
+        assert owner.get("/verify?t=forged").status_code == 400
+
+
+def test_passwords_follow_nist_800_63b(base, mailbox):
     with new_client(base) as c:
-        before = upvotes_of(c, pid)
-        r = c.post(f"/papers/{pid}/upvote", data={"csrf_token": csrf(c)})
-        assert r.status_code == 303 and r.headers["location"].startswith("/login")
-        assert upvotes_of(c, pid) == before
-        assert sign_up(c, "not-an-email").status_code == 400
-        assert sign_up(c, "short@example.org", "short").status_code == 400
-        r = c.post("/login", data={"email": "a@b.cc", "password": "x" * 5000, "csrf_token": csrf(c, "/login")})
-        assert 400 <= r.status_code < 500
+        too_short = sign_up(c, "short@example.org", "fourteen chars")  # 14: below the single-factor minimum
+        assert too_short.status_code == 400 and "at least 15 characters" in too_short.text
+        common = sign_up(c, "common@example.org", "123456789987654321")  # in zxcvbn's common-password list
+        assert common.status_code == 400 and "most common" in common.text
+        assert sign_up(c, "self@example.org", "self@example.org").status_code == 400
+        too_long = sign_up(c, "long@example.org", "x" * 257)
+        assert too_long.status_code == 400 and "at most 256" in too_long.text
+        # no composition rules; any Unicode, compared after NFKC ("ﬁ" is "fi"); 64+ characters are fine
+        assert sign_up(c, "nfkc@example.org", "ﬁve lowercase words ok").status_code == 200
+        verify_from_mail(c, mailbox, "nfkc@example.org")
+        assert log_in(c, "nfkc@example.org", "five lowercase words ok").status_code == 303
+        long = "a sentence of more than sixty-four characters, with spaces and ünïcödé, is allowed"
+        assert len(long) > 64 and sign_up(c, "longok@example.org", long).status_code == 200
 
 
-def test_open_redirects_are_refused(base):
+def test_bad_email_addresses_are_refused_everywhere(base, pf, mailbox):
     with new_client(base) as c:
-        r = c.post("/signup", data={"email": "redir@example.org", "password": PASSWORD,
-                                    "csrf_token": csrf(c, "/signup"), "next": "//evil.example/x"})
+        for bad in ("a@b.c\x00", "not-an-email", "ada@example..org", "a b@example.org", "x@[127.0.0.1]"):
+            r = sign_up(c, bad)
+            assert r.status_code == 400 and "not a valid email address" in r.text, bad
+            r = c.post("/subscribe", data={"email": bad, "csrf_token": csrf(c, "/subscribe")})
+            assert r.status_code == 400 and "not a valid email address" in r.text, bad
+    assert not [m for m in mailbox.received if any("\x00" in t or ".." in t for t in m.rcpt_tos)]
+    from paperfeed.mail.subscriptions import SubscriptionError, Subscriptions
+
+    with pytest.raises(SubscriptionError):  # the store's own entry point checks too
+        Subscriptions(pf.store).subscribe("a@b.c\x00")
+
+
+def test_log_in_is_throttled_per_account_whatever_the_address(base, mailbox):
+    with new_client(base) as c:
+        sign_up_verified(c, mailbox, "target@example.org")
+    others = [httpx.Client(base_url=base, timeout=60, transport=httpx.HTTPTransport(local_address=f"127.0.0.{i}"))
+              for i in (2, 3, 4)]
+    try:
+        codes = [log_in(others[i % 3], "target@example.org", f"guess number {i}").status_code for i in range(5)]
+        assert codes == [400] * 5  # five free failures, from three client addresses
+        codes = [log_in(others[i % 3], "target@example.org", f"guess number {i}").status_code for i in range(5, 7)]
+        assert codes == [400, 429]  # the sixth locks the name; the next is refused unchecked
+        r = log_in(others[2], "target@example.org")  # even the right password, from yet another address
+        assert r.status_code == 429 and "for this account" in r.text and "try again in" in r.text
+        for i in range(6):  # an unknown name is throttled exactly the same: the lock reveals nothing
+            log_in(others[i % 3], "ghost@example.org", f"guess {i}")
+        ghost = log_in(others[0], "ghost@example.org")
+        assert ghost.status_code == 429 and "for this account" in ghost.text
+        assert log_in(others[1], "known@example.org").status_code == 303  # other accounts are not affected
+    finally:
+        for o in others:
+            o.close()
+
+
+def test_lock_out_grows_and_a_success_clears_it(pf):
+    from paperfeed.accounts.throttle import LoginThrottle
+
+    t = LoginThrottle(pf.store, free=2, base=30.0, cap=300.0)
+    assert [t.failed("grow@example.org", now=1000.0) for _ in range(2)] == [0, 0]
+    locks = [t.failed("grow@example.org", now=1000.0) for _ in range(5)]
+    assert locks == [30, 60, 120, 240, 300]  # doubling, capped
+    assert t.wait("GROW@example.org ", now=1100.0) == 200  # the same name however it is typed
+    assert t.wait("grow@example.org", now=1400.0) == 0
+    t.succeeded("grow@example.org")
+    assert t.failed("grow@example.org", now=2000.0) == 0  # counting starts again
+
+
+def test_open_redirects_are_refused(base, mailbox):
+    with new_client(base) as c:
+        sign_up_verified(c, mailbox, "redir@example.org")
+        r = log_in(c, "redir@example.org", next="//evil.example/x")
         assert r.status_code == 303 and r.headers["location"] == "/papers"
 
 
-def test_submit_a_paper_to_a_day(base, pf):
+def test_submit_a_paper_to_a_day(base, pf, mailbox):
     pid = sorted(x.paper.id for x in pf.engine.search("graph", limit=5))[0]
     with new_client(base) as c:
         assert c.get("/submit").status_code == 303  # log in first
-        sign_up(c, "submitter@example.org")
+        sign_up_verified(c, mailbox, "submitter@example.org")
         token = csrf(c, "/submit")
         r = c.post("/submit", data={"paper": f"https://arxiv.org/abs/{pid}v2", "day": "2025-10-02",
                                     "csrf_token": token})
@@ -228,29 +327,39 @@ def test_submit_a_paper_to_a_day(base, pf):
         assert all(x["submitted_by"].startswith("member") for x in d["papers"])
 
 
-def test_rate_limits_answer_429(pf):
+def client_from(url: str, address: str) -> httpx.Client:
+    """A client whose requests come from another loopback address: its own rate-limit buckets."""
+    return httpx.Client(base_url=url, timeout=60, transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_rate_limits_answer_429(pf, sink):
     limits = {"login": (3, 0.001), "signup": (2, 0.001), "upvote": (2, 0.001), "submit": (1, 0.001)}
     pid = pf.engine.search("learning", limit=1)[0].paper.id
-    settings = WebSettings(secret="test-secret", rate_limits=limits, arxiv_api_url=None)
-    with serve_in_thread(create_app(pf, settings)) as url, new_client(url) as c:
-        codes = [log_in(c, "nobody@example.org", "wrong password").status_code for _ in range(5)]
+    verified_member(pf.store, "ratelimited@example.org")
+    settings = WebSettings(secret="test-secret", rate_limits=limits, arxiv_api_url=None,
+                           mail=MailSettings(port=sink[1]))
+    with serve_in_thread(create_app(pf, settings)) as url, client_from(url, "127.0.0.9") as c:
+        codes = [log_in(c, "nobody-rl@example.org", "wrong password").status_code for _ in range(5)]
         assert codes[:3] == [400, 400, 400] and codes[3:] == [429, 429]
-        assert sign_up(c, "rl1@example.org").status_code == 303
-        c.post("/logout", data={"csrf_token": csrf(c)})
-        assert sign_up(c, "rl2@example.org").status_code == 303
-        assert sign_up(c, "rl3@example.org").status_code == 429
-        codes = [c.post(f"/papers/{pid}/upvote", data={"csrf_token": csrf(c)}).status_code for _ in range(3)]
-        assert codes == [303, 303, 429]
-        r = c.post("/submit", data={"paper": pid, "day": "2025-10-03", "csrf_token": csrf(c)})
-        assert r.status_code == 303
-        assert c.post("/submit", data={"paper": pid, "day": "2025-10-04", "csrf_token": csrf(c)}).status_code == 429
+        assert [sign_up(c, f"rl{i}@example.org").status_code for i in range(3)] == [200, 200, 429]
+        with client_from(url, "127.0.0.10") as m:
+            assert log_in(m, "ratelimited@example.org").status_code == 303
+            codes = [m.post(f"/papers/{pid}/upvote", data={"csrf_token": csrf(m)}).status_code for _ in range(3)]
+            assert codes == [303, 303, 429]
+            r = m.post("/submit", data={"paper": pid, "day": "2025-10-03", "csrf_token": csrf(m)})
+            assert r.status_code == 303
+            r = m.post("/submit", data={"paper": pid, "day": "2025-10-04", "csrf_token": csrf(m)})
+            assert r.status_code == 429
 
 
-def test_api_tokens_upvote_and_submit(base, pf):
+def test_api_tokens_upvote_and_submit(base, pf, mailbox):
     pid = sorted(x.paper.id for x in pf.engine.search("learning", limit=30))[-1]
     with new_client(base) as c:
-        sign_up(c, "api@example.org")
-        page = c.post("/tokens", data={"name": "my script", "csrf_token": csrf(c, "/tokens")}).text
+        sign_up_verified(c, mailbox, "api@example.org")
+        assert c.get("/tokens").headers["cache-control"] == "no-store"
+        made = c.post("/tokens", data={"name": "my script", "csrf_token": csrf(c, "/tokens")})
+        assert made.headers["cache-control"] == "no-store"  # the page that shows the token is never cached
+        page = made.text
         token = re.search(r'<code class="token">(pf_[^<]+)</code>', page).group(1)
         assert c.post("/tokens", data={"name": "x"}).status_code == 403  # CSRF applies to the form
         before = upvotes_of(c, pid)

@@ -13,13 +13,17 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from account_helpers import mails_to, path_of_link
 from conftest import HOSTILE, HOSTILE_ID, ROOT, make_site_pf
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from smtp_servers import Sink, smtp_server
 
+from paperfeed.mail.settings import MailSettings
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.testing import serve_in_thread
 
@@ -42,12 +46,18 @@ def pf(tmp_path_factory):
     pf.close()
 
 
+MAILBOX = Sink()  # sign-up confirms the address by an emailed link: the site mails this real SMTP server
+
+
 @pytest.fixture(scope="module")
 def base(pf) -> Iterator[str]:
     roomy = {k: (1000, 100.0) for k in ("signup", "login", "upvote", "submit")}  # limits have their own test
-    settings = WebSettings(secret="test-secret", rate_limits=roomy, arxiv_api_url="")  # never fetch from arXiv
-    with serve_in_thread(create_app(pf, settings)) as url:
-        yield url
+    with smtp_server(MAILBOX) as smtp:
+        mail = MailSettings(port=smtp.port)
+        settings = WebSettings(secret="test-secret", rate_limits=roomy, arxiv_api_url="", mail=mail)  # no arXiv
+        with serve_in_thread(create_app(pf, settings)) as url:
+            settings.mail = replace(mail, base_url=url)
+            yield url
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +118,26 @@ def article(page: Page, pid: str):
     return page.locator("main article.paper").filter(has=page.locator(f'a[href="/papers/{pid}"]'))
 
 
+def confirm_and_log_in(page: Page, email: str) -> None:
+    """After the sign-up form: open the link the site emailed, then log in with the form it leads to."""
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    page.goto(path_of_link(mails_to(MAILBOX, email)[-1], "/verify"))
+    page.wait_for_url("**/login?verified=1")
+    expect(page.get_by_role("status")).to_contain_text("Your address is confirmed")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    follow(page, page.get_by_role("button", name="Log in"))
+    page.wait_for_url("**/papers")
+
+
 def sign_up(page: Page) -> str:
-    """Create an account through the sign-up form; return the handle the site then shows in its header."""
+    """Create an account through the sign-up form and the emailed link; return the handle the site then shows."""
     page.goto("/signup")
-    page.get_by_label("Email").fill(f"reader{next(_emails)}@example.org")
+    email = f"reader{next(_emails)}@example.org"
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     follow(page, page.get_by_role("button", name="Create account"))
-    page.wait_for_url("**/papers")
+    confirm_and_log_in(page, email)
     profile = page.locator('header.site a[href="/profile"]')
     expect(profile).to_have_text(re.compile(r"^member\d+$"))
     return profile.inner_text()
@@ -168,7 +191,7 @@ def test_sign_up_log_out_and_log_in_again(page):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     follow(page, page.get_by_role("button", name="Create account"))
-    page.wait_for_url("**/papers")
+    confirm_and_log_in(page, email)
     handle = page.locator('header.site a[href="/profile"]').inner_text()
     assert re.fullmatch(r"member\d+", handle)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from paperfeed.models import new_paper
 from paperfeed.ranking.community import Community
 from paperfeed.store import schema
+from paperfeed.store.accounts import AccountStore
 from paperfeed.store.engine import _alembic_config, sqlite_engine
 from paperfeed.store.papers import Store
 
@@ -39,7 +40,7 @@ def test_a_0001_database_upgrades_and_keeps_its_papers(tmp_path):
 
     store = Store.open(db)  # migrates to head
     with store.read() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004_accounts"
         names = set(inspect(conn).get_table_names())
         for table in schema.metadata.tables:  # every table the code knows, as the migrations made it
             assert table in names
@@ -55,8 +56,9 @@ def test_constraints_one_vote_one_submission_one_account(tmp_path):
         store.upsert(conn, [new_paper(title="P", arxiv_id="2501.00002", source="t")], store.next_seq(conn))
     pk = store.pk_of("2501.00002")
     com = Community(store)
-    u = com.create_user("A@Example.org", "hash")
-    assert u is not None and com.create_user("a@example.org ", "hash") is None  # emails fold case and space
+    accounts = AccountStore(store)
+    u = accounts.create_user("A@Example.org", "hash")
+    assert u is not None and accounts.create_user("a@example.org ", "hash") is None  # emails fold case and space
     assert com.toggle_vote(u.id, pk) is True and com.vote_counts([pk]) == {pk: 1}
     assert com.toggle_vote(u.id, pk) is False and com.vote_counts([pk]) == {}
     assert com.submit(u.id, pk, date(2025, 1, 3)) and not com.submit(u.id, pk, date(2025, 1, 3))

@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from account_helpers import verified_member
 from conftest import make_site_pf
 
 from paperfeed.web import WebSettings, create_app
@@ -57,9 +58,10 @@ def test_a_vote_shows_at_once_on_cached_pages(site):
         before = count_of(page, pid)
         assert f'<span class="count">{before}</span>' in anon.get(f"/papers/{pid}").text  # now cached
         assert anon.get("/papers/trending?period=day").text.count("No upvotes in the past day") == 1
-        tok = _CSRF.search(member.get("/signup").text).group(1)
-        assert member.post("/signup", data={"email": "cache@example.org", "password": PASSWORD,
-                                            "csrf_token": tok, "next": "/papers"}).status_code == 303
+        verified_member(_pf.store, "cache@example.org", PASSWORD)
+        tok = _CSRF.search(member.get("/login").text).group(1)
+        assert member.post("/login", data={"email": "cache@example.org", "password": PASSWORD,
+                                           "csrf_token": tok, "next": "/papers"}).status_code == 303
         tok = _CSRF.search(member.get("/papers").text).group(1)
         r = member.post(f"/papers/{pid}/upvote", data={"csrf_token": tok})
         assert r.status_code == 303, r.text

@@ -81,8 +81,10 @@ def test_highlight_escapes_first_then_marks():
     assert str(highlight("<script>x</script>", None)) == "&lt;script&gt;x&lt;/script&gt;"
 
 
-def test_rate_limiter_token_bucket():
-    rl = RateLimiter({"login": (2, 1.0)})
+def test_rate_limiter_token_bucket(tmp_path):
+    from paperfeed.store.papers import Store
+
+    rl = RateLimiter({"login": (2, 1.0)}, Store.open(tmp_path / "rl.db"))
     assert rl.allow("login", "a", now=0) and rl.allow("login", "a", now=0)
     assert not rl.allow("login", "a", now=0)
     assert rl.allow("login", "b", now=0)  # per client

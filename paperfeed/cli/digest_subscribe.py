@@ -70,7 +70,7 @@ def subscribe(
         typer.echo(f"{'added' if created else 'updated'} subscriber {sub.id} {sub.email}: {sub.status}")
         typer.echo(f"preferences: {links.manage_url(sub.id)}")
         if sub.status == "pending":
-            typer.echo(f"confirm: {links.confirm_url(sub.id)}")
+            typer.echo(f"confirm: {links.confirm_url(sub.id, sub.link_version)}")
             if send:
                 try:
                     send_message(render_confirmation(sub, settings, links), settings)

@@ -294,7 +294,7 @@ def serve(
             # Each worker process builds its own app over the same database (bootstrap.create_worker_app); the
             # settings travel as the factory's pickled argument, not through the environment.  This is what
             # uvicorn.run does for an import string, which it requires for workers (uvicorn is pinned).
-            config = uvicorn.Config(partial(create_worker_app, pf.settings, n), factory=True, workers=n, **opts)
+            config = uvicorn.Config(partial(create_worker_app, pf.settings), factory=True, workers=n, **opts)
             Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         if embedder is not None:

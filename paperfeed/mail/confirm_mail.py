@@ -31,13 +31,14 @@ class MailNotSent(RuntimeError):
         self.permanent = permanent
 
 
-def _message(sub: Subscriber, settings: MailSettings, subject: str, lines: list[str], link: tuple[str, str]) -> \
+def short_message(to: str, settings: MailSettings, subject: str, lines: list[str], link: tuple[str, str]) -> \
         EmailMessage:
-    """One short message: paragraphs `lines` and one call-to-action `link` = (label, url)."""
+    """One short message to `to`: paragraphs `lines` and one call-to-action `link` = (label, url).
+    Also the account emails' form (`paperfeed.accounts.verify`)."""
     label, url = link
     msg = EmailMessage()
     msg["From"] = settings.sender
-    msg["To"] = sub.email
+    msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid("subscribe", domain=settings.mail_domain)
@@ -57,16 +58,16 @@ def _message(sub: Subscriber, settings: MailSettings, subject: str, lines: list[
 
 def render_confirmation(sub: Subscriber, settings: MailSettings, links: Links) -> EmailMessage:
     """Please confirm: the only message a pending address gets until its owner clicks."""
-    return _message(sub, settings, "Confirm your paperfeed digest subscription", [
+    return short_message(sub.email, settings, "Confirm your paperfeed digest subscription", [
         f"Someone (hopefully you) asked to receive paperfeed's digest of new and trending papers at {sub.email}.",
         f"Nothing will be sent until you confirm. The link works for {CONFIRM_DAYS} days; "
         "if you did not ask for this, ignore this message.",
-    ], ("Confirm my subscription", links.confirm_url(sub.id)))
+    ], ("Confirm my subscription", links.confirm_url(sub.id, sub.link_version)))
 
 
 def render_reminder(sub: Subscriber, settings: MailSettings, links: Links) -> EmailMessage:
     """For an address that is already subscribed: where to change what it gets."""
-    return _message(sub, settings, "Your paperfeed digest subscription", [
+    return short_message(sub.email, settings, "Your paperfeed digest subscription", [
         f"Someone (hopefully you) asked to subscribe {sub.email} to paperfeed's digest. "
         "This address is already subscribed, so nothing changed.",
         "You can change how often and what you receive, or unsubscribe, on your preferences page.",

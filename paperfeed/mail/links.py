@@ -7,6 +7,11 @@ preferences and unsubscribe links must keep working in old emails (RFC 8058 asks
 unsubscribe keep working), so they expire only after a year.  A forged, tampered or expired token
 raises `BadLink` with a message fit to show the user; it never changes anything.
 
+A confirmation link also carries the subscription's `link_version`, which every unsubscribe and
+re-subscribe bumps: it confirms only the state it was issued for, so an old link (say, from a mailbox
+someone else can read) cannot re-activate an address after its owner unsubscribed and anyone
+re-subscribed it.  Links made before versions existed carry a bare id and count as version 0.
+
 `at=` signs a token as of a given instant instead of now: a digest's links are signed as of the
 digest's date, so the same digest renders to the same bytes when it is resent after a crash.
 """
@@ -45,11 +50,16 @@ class Links:
 
         return URLSafeTimedSerializer(self.secret, salt=f"paperfeed.mail.{purpose}", signer=_SignedAt)
 
-    def token(self, purpose: str, subscriber_id: int, at: datetime | None = None) -> str:
-        return str(self._serializer(purpose, at).dumps(int(subscriber_id)))
+    def token(self, purpose: str, subscriber_id: int, at: datetime | None = None, version: int | None = None) -> str:
+        payload: int | list[int] = int(subscriber_id) if version is None else [int(subscriber_id), int(version)]
+        return str(self._serializer(purpose, at).dumps(payload))
 
     def read(self, purpose: str, token: str | None) -> int:
         """The subscriber id a token was made for, or `BadLink`."""
+        return self.read_versioned(purpose, token)[0]
+
+    def read_versioned(self, purpose: str, token: str | None) -> tuple[int, int]:
+        """(subscriber id, link version) a token was made for (a bare id is version 0), or `BadLink`."""
         if not token or len(token) > 500:
             raise BadLink("this link is incomplete: copy the whole address from the email")
         try:
@@ -58,16 +68,20 @@ class Links:
             raise BadLink("this link has expired") from None
         except BadSignature:
             raise BadLink("this link is not valid (it may have been changed or cut short)") from None
-        if not isinstance(value, int) or isinstance(value, bool):
+        if isinstance(value, list) and len(value) == 2:
+            sid, version = value
+        else:
+            sid, version = value, 0
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (sid, version)):
             raise BadLink("this link is not valid")
-        return value
+        return sid, version
 
-    def url(self, purpose: str, subscriber_id: int, at: datetime | None = None) -> str:
-        token = self.token(purpose, subscriber_id, at)
+    def url(self, purpose: str, subscriber_id: int, at: datetime | None = None, version: int | None = None) -> str:
+        token = self.token(purpose, subscriber_id, at, version)
         return f"{self.base_url.rstrip('/')}{PATHS[purpose]}?{urlencode({'t': token})}"
 
-    def confirm_url(self, subscriber_id: int) -> str:
-        return self.url("confirm", subscriber_id)
+    def confirm_url(self, subscriber_id: int, version: int = 0) -> str:
+        return self.url("confirm", subscriber_id, version=version)
 
     def manage_url(self, subscriber_id: int, at: datetime | None = None) -> str:
         return self.url("manage", subscriber_id, at)

@@ -82,6 +82,7 @@ class Subscriber:
     created_at: datetime
     confirmed_at: datetime | None
     prefs_changed_at: datetime | None
+    link_version: int = 0  # what a confirmation link must carry (bumped on unsubscribe / re-subscribe)
 
     @property
     def active(self) -> bool:
@@ -91,7 +92,8 @@ class Subscriber:
 def _subscriber(r) -> Subscriber:  # type: ignore[no-untyped-def]
     prefs = Prefs(r.frequency, r.weekly_day, r.delivery_hour, r.timezone,
                   tuple(s for s in r.sections.split(",") if s), bool(r.send_empty))
-    return Subscriber(r.id, r.email, r.user_id, r.status, prefs, r.created_at, r.confirmed_at, r.prefs_changed_at)
+    return Subscriber(r.id, r.email, r.user_id, r.status, prefs, r.created_at, r.confirmed_at, r.prefs_changed_at,
+                      r.link_version)
 
 
 def _prefs_values(p: Prefs) -> dict:
@@ -127,21 +129,29 @@ class Subscriptions:
                   follows_: Iterable[Follow] = ()) -> tuple[Subscriber, bool]:
         """The subscriber for `email` and whether it was created now (False: it existed; nothing changed,
         except that an unsubscribed or pending address goes back to pending, to be confirmed again)."""
+        from paperfeed.accounts.emails import BadAddress, checked_address
+
         prefs = (prefs or Prefs()).checked()
         checked = [check_follow(f.kind, f.value) for f in follows_]
-        row, created = sql.subscribe(self.store, normalise_email(email), _prefs_values(prefs), user_id,
+        try:
+            email = checked_address(email)
+        except BadAddress as e:
+            raise SubscriptionError(str(e)) from None
+        row, created = sql.subscribe(self.store, email, _prefs_values(prefs), user_id,
                                      [(f.kind, f.value) for f in dict.fromkeys(checked)])
         return _subscriber(row), created
 
-    def confirm(self, subscriber_id: int) -> Subscriber | None:
+    def confirm(self, subscriber_id: int, version: int | None = None) -> Subscriber | None:
         """Activate a pending subscription (idempotent).  An unsubscribed or bounced one stays as it is:
-        an old confirmation link must not undo an unsubscribe."""
-        r = sql.set_status(self.store, subscriber_id, "active", only_from=("pending",), confirmed_at=utcnow())
+        an old confirmation link must not undo an unsubscribe; nor may one issued before the latest
+        unsubscribe / re-subscribe (`version`, from the link; None: the administrator vouches)."""
+        r = sql.set_status(self.store, subscriber_id, "active", only_from=("pending",), link_version=version,
+                           confirmed_at=utcnow())
         return _subscriber(r) if r is not None else None
 
     def unsubscribe(self, subscriber_id: int) -> Subscriber | None:
         r = sql.set_status(self.store, subscriber_id, "unsubscribed", only_from=("pending", "active"),
-                           unsubscribed_at=utcnow())
+                           bump_link_version=True, unsubscribed_at=utcnow())
         return _subscriber(r) if r is not None else None
 
     def mark_bounced(self, subscriber_id: int, reason: str) -> None:

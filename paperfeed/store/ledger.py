@@ -168,7 +168,7 @@ def sent_recorder(store: Store) -> Iterator[Callable[[int], bool]]:
 
     def record_postgres(digest_id: int) -> bool:  # psycopg: a server-side prepared statement, then COMMIT
         try:
-            cur.execute(_MARK_SENT_POSTGRES, (utcnow(), digest_id), prepare=True)
+            cur.execute(_MARK_SENT_POSTGRES, (utcnow(), digest_id), prepare=True)  # type: ignore[call-arg]  # psycopg 3
             n = cur.rowcount
             raw.commit()
         except BaseException:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,8 @@ users = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("email_verified_at", DateTime),  # 0004: None until the emailed link is opened
+    Column("password_changed_at", DateTime),  # 0004
 )
 
 votes = Table(
@@ -117,7 +120,50 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+    Column("scope", String(16), nullable=False, server_default="write"),  # 0004: read | write
+    Column("expires_at", DateTime),  # 0004: None = never
     Index("ix_api_tokens_user_id", "user_id"),
+)
+
+# -- accounts (migration 0004): server-side sessions, shared rate limits, per-account log-in throttling ----------
+# A session cookie carries a random id; only its SHA-256 is stored, so a copy of the database opens no session.
+# Revoking a row (log-out, "log out everywhere", a password change) ends the session wherever its cookie is.
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+    Column("revoked_at", DateTime),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+# One token bucket per (action, client), updated in one write transaction, so every worker and node over the
+# database shares it.  `full_at` is when the bucket is full again: a row past it equals no row and is deleted.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("action", String(32), primary_key=True),
+    Column("client", String(128), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),  # unix time of the last update
+    Column("full_at", Float, nullable=False),
+    Index("ix_rate_buckets_full_at", "full_at"),
+)
+
+# Failed log-ins per account name (SHA-256 of the normalised email, whether or not it has an account, so the
+# throttle itself reveals nothing), independent of the client address.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", Float, nullable=False),  # unix time; 0 = not locked
+    Column("updated_at", Float, nullable=False),
+    Index("ix_login_failures_updated_at", "updated_at"),
 )
 
 # -- email digests (migration 0003): subscribers, what they follow, the delivery ledger ------------------------
@@ -145,6 +191,8 @@ subscribers = Table(
     Column("bounced_at", DateTime),
     Column("bounce_reason", Text),
     Column("prefs_changed_at", DateTime),
+    # 0004: bumped on every unsubscribe and re-subscribe; confirmation links carry it, so an old one is void
+    Column("link_version", Integer, nullable=False, server_default="0"),
     Index("ix_subscribers_status", "status"),
     Index("ix_subscribers_user_id", "user_id"),
 )

@@ -38,7 +38,8 @@ def subscribe(store: Store, email: str, prefs: Mapping[str, Any], user_id: int |
         if row is not None:
             if row.status == "unsubscribed":
                 conn.execute(update(subscribers).where(subscribers.c.id == row.id)
-                             .values(status="pending", unsubscribed_at=None))
+                             .values(status="pending", unsubscribed_at=None,
+                                     link_version=subscribers.c.link_version + 1))
             return conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one(), False
         key = conn.execute(insert(subscribers).values(
             email=email, user_id=user_id, status="pending", created_at=now, **prefs,
@@ -51,13 +52,18 @@ def subscribe(store: Store, email: str, prefs: Mapping[str, Any], user_id: int |
 
 
 def set_status(store: Store, subscriber_id: int, status: str, *, only_from: Sequence[str] | None = None,
-               **stamps: Any) -> Row | None:
-    """Move a subscriber to `status` (when its status is one of `only_from`, if given), with the
-    given columns (e.g. `confirmed_at=`); the row afterwards."""
+               link_version: int | None = None, bump_link_version: bool = False, **stamps: Any) -> Row | None:
+    """Move a subscriber to `status` (when its status is one of `only_from` and its links' version is
+    `link_version`, if given), with the given columns (e.g. `confirmed_at=`); with `bump_link_version`,
+    links issued before stop working.  The row afterwards."""
     with store.write() as conn:
         cond = [subscribers.c.id == subscriber_id]
         if only_from is not None:
             cond.append(subscribers.c.status.in_(list(only_from)))
+        if link_version is not None:
+            cond.append(subscribers.c.link_version == link_version)
+        if bump_link_version:
+            stamps["link_version"] = subscribers.c.link_version + 1
         conn.execute(update(subscribers).where(*cond).values(status=status, **stamps))
         return _get(conn, subscriber_id)
 

@@ -1,19 +1,33 @@
-"""Accounts and community actions: sign up, log in, log out, profile, upvote, submit.
+"""Accounts and community actions: sign up, verify, log in, log out (here or everywhere), change the
+password, profile, upvote, submit.
 
-Every POST checks the session's CSRF token first (403 without it) and the action's rate limit
-(429).  A failed log-in says the same thing whether the email is unknown or the password wrong,
-and sign-up for a taken email gives no detail either, so errors never reveal who has an account.
+Every POST checks the session's CSRF token first (403 without it) and the action's rate limit (429).
+No answer reveals who has an account: sign-up shows the same "check your inbox" page for a new and a
+taken address (only the mailbox's owner learns which, from what arrives: `paperfeed.accounts.verify`),
+a failed log-in says the same whether the email is unknown or the password wrong, and the per-account
+log-in throttle locks unknown names exactly as it locks real ones.  Sessions are server-side
+(`paperfeed.accounts.sessions`): the cookie carries a random id that log-out revokes.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed.accounts.emails import BadAddress, checked_address
+from paperfeed.accounts.passwords import password_problem
+from paperfeed.accounts.verify import (
+    BadVerifyLink,
+    VerifyLinks,
+    already_registered_message,
+    fingerprint,
+    verification_message,
+)
+from paperfeed.mail.confirm_mail import MailNotSent, send_message
 from paperfeed.models import normalise_arxiv_id
+from paperfeed.store.secret import site_secret
 from paperfeed.web.context import client_key, current_user, error_page, render, web
 from paperfeed.web.fetch import find_or_fetch
 from paperfeed.web.listing import latest_day, submission_day_problem
@@ -22,7 +36,9 @@ from paperfeed.web.security import csrf_ok, hash_password, needs_rehash, verify_
 router = APIRouter(include_in_schema=False)
 
 LOGIN_FAILED = "Wrong email or password."
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
+NOT_VERIFIED = ("Confirm your address first: open the link we emailed you. To get a new one, sign up again "
+                "with the same address.")
+NO_STORE = {"Cache-Control": "no-store"}  # pages with secrets or personal data: never kept by a cache
 
 
 def safe_next(target: str | None, default: str = "/papers") -> str:
@@ -42,13 +58,31 @@ def _guard(request: Request, token: str | None, action: str | None) -> Response 
 
 
 def _log_in(request: Request, user_id: int) -> None:
-    request.session.clear()  # a new session on log-in: no fixation
-    request.session["uid"] = user_id
+    """A new server-side session with a new id (no fixation); the visitor's earlier one ends."""
+    w = web(request)
+    old = request.session.get("sid")
+    if isinstance(old, str):
+        w.sessions.end(old)
+    request.session.clear()
+    request.session["sid"] = w.sessions.start(user_id, request.headers.get("user-agent", ""))
+    request.state.user = None  # looked up again (with its verified state) on the next request
+
+
+def verify_links(request: Request, absolute: bool = False) -> VerifyLinks:
+    w = web(request)
+    base = w.settings.mail.base_url if (absolute and w.settings.mail) else ""
+    return VerifyLinks(w.settings.secret or site_secret(w.pf.store), base)
+
+
+def _signup_page(request: Request, status_code: int, next: str, error: str | None, email: str,
+                 sent: str | None = None) -> HTMLResponse:
+    return render(request, "signup.html", status_code=status_code, next=next, error=error, email=email, sent=sent,
+                  title="Sign up · paperfeed")
 
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "signup.html", next=safe_next(next), error=None, email="", title="Sign up · paperfeed")
+    return _signup_page(request, 200, safe_next(next), None, "")
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -57,25 +91,60 @@ def signup(request: Request, email: str = Form("", max_length=320), password: st
     if (blocked := _guard(request, csrf_token, "signup")) is not None:
         return blocked
     w = web(request)
-    error = None
-    if not _EMAIL.fullmatch(email.strip()):
-        error = "Enter a valid email address."
-    elif len(password) < w.settings.min_password_chars:
-        error = f"Choose a password of at least {w.settings.min_password_chars} characters."
+    nxt = safe_next(next)
+    try:
+        address = checked_address(email)
+    except BadAddress as e:
+        return _signup_page(request, 400, nxt, f"{str(e)[0].upper()}{str(e)[1:]}.", email)
+    if (problem := password_problem(password, address, w.settings.min_password_chars)) is not None:
+        return _signup_page(request, 400, nxt, problem, email)
+    mail = w.settings.mail
+    if mail is None:
+        return _signup_page(request, 503, nxt, "This site is not set up to send email, so it cannot take sign-ups.",
+                            email)
+    new_hash = hash_password(password)  # in every case, so the answer takes the same time
+    user = w.accounts.user_by_email(address) or w.accounts.create_user(address, new_hash) \
+        or w.accounts.user_by_email(address)
+    assert user is not None
+    if user.verified:
+        message = already_registered_message(user.email, mail)
     else:
-        user = w.community.create_user(email, hash_password(password))
-        if user is None:
-            error = "Could not create an account with these details. If you already have one, log in."
-        else:
-            _log_in(request, user.id)
-            return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "signup.html", status_code=400, next=safe_next(next), error=error, email=email,
-                  title="Sign up · paperfeed")
+        if user.password_hash != new_hash:  # signing up again: the latest password wins, older links die
+            w.accounts.set_password_hash(user.id, new_hash)
+            user = w.accounts.user(user.id) or user
+        message = verification_message(user, mail, verify_links(request, absolute=True))
+    try:
+        send_message(message, mail)
+    except MailNotSent as e:
+        if e.permanent:
+            return _signup_page(request, 400, nxt, "The mail server refused this address. Please check it.", email)
+        return _signup_page(request, 503, nxt, "We could not send the email just now; please try again in a few "
+                            "minutes.", email)
+    return _signup_page(request, 200, nxt, None, "", sent=address)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify(request: Request, t: str | None = None) -> Response:
+    """The emailed link: confirms the address (idempotent, so a mail scanner opening it does no harm)."""
+    w = web(request)
+    try:
+        uid, fp = verify_links(request).read(t)
+        user = w.accounts.user(uid)
+        if user is None or (not user.verified and fingerprint(user.password_hash) != fp):
+            raise BadVerifyLink("a later sign-up with this address replaced this link; use the newest email")
+        if not user.verified and not w.accounts.mark_verified(user.id, user.password_hash):
+            raise BadVerifyLink("the password changed while the link was opened; use the newest email")
+    except BadVerifyLink as e:
+        return render(request, "error.html", status_code=400, heading="This link is not valid or has expired",
+                      message=f"Nothing was changed: {e}.", title="Invalid link · paperfeed")
+    return RedirectResponse("/login?verified=1", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=safe_next(next), error=None, email="", title="Log in · paperfeed")
+def login_form(request: Request, next: str | None = None, verified: int = 0) -> HTMLResponse:
+    notice = "Your address is confirmed. Log in to vote and submit." if verified else None
+    return render(request, "login.html", next=safe_next(next), error=None, email="", notice=notice,
+                  title="Log in · paperfeed")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -84,22 +153,74 @@ def login(request: Request, email: str = Form("", max_length=320), password: str
     if (blocked := _guard(request, csrf_token, "login")) is not None:
         return blocked
     w = web(request)
-    user = w.community.user_by_email(email)
+
+    def again(status: int, error: str) -> HTMLResponse:
+        return render(request, "login.html", status_code=status, next=safe_next(next), error=error, email=email,
+                      title="Log in · paperfeed")
+
+    if (wait := w.throttle.wait(email)) > 0:
+        return again(429, f"Too many failed log-ins for this account; try again in {_duration(wait)}.")
+    user = w.accounts.user_by_email(email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        return render(request, "login.html", status_code=400, next=safe_next(next), error=LOGIN_FAILED,
-                      email=email, title="Log in · paperfeed")
+        w.throttle.failed(email)
+        return again(400, LOGIN_FAILED)
+    w.throttle.succeeded(email)
     if needs_rehash(user.password_hash):
-        w.community.set_password_hash(user.id, hash_password(password))
+        w.accounts.set_password_hash(user.id, hash_password(password))
+    if not user.verified:
+        return again(400, NOT_VERIFIED)
     _log_in(request, user.id)
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
         return blocked
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        web(request).sessions.end(sid)
     request.session.clear()
     return RedirectResponse("/papers", status_code=303)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, csrf_token: str | None = Form(None)) -> Response:
+    """End every session of the account, this one included (a lost phone, a shared computer)."""
+    if (blocked := _guard(request, csrf_token, None)) is not None:
+        return blocked
+    user = current_user(request)
+    if user is not None:
+        web(request).sessions.end_all(user.id)
+    request.session.clear()
+    return RedirectResponse("/papers", status_code=303)
+
+
+@router.post("/profile/password", response_class=HTMLResponse)
+def change_password(request: Request, current_password: str = Form("", max_length=1024),
+                    new_password: str = Form("", max_length=1024), csrf_token: str | None = Form(None)) -> Response:
+    """A new password; every other session of the account ends (this one stays)."""
+    if (blocked := _guard(request, csrf_token, "login")) is not None:
+        return blocked
+    user = current_user(request)
+    if user is None:
+        return _need_login(request, "/profile")
+    w = web(request)
+    if (wait := w.throttle.wait(user.email)) > 0:
+        return _profile(request, 429, password_error=f"Too many wrong passwords; try again in {_duration(wait)}.")
+    if not verify_password(user.password_hash, current_password):
+        w.throttle.failed(user.email)
+        return _profile(request, 400, password_error="Your current password was not right; nothing was changed.")
+    if (problem := password_problem(new_password, user.email, w.settings.min_password_chars)) is not None:
+        return _profile(request, 400, password_error=problem)
+    w.accounts.set_password_hash(user.id, hash_password(new_password), changed=True)
+    sid = request.session.get("sid")
+    w.sessions.end_all(user.id, keep_sid=sid if isinstance(sid, str) else None)
+    return RedirectResponse("/profile?changed=1", status_code=303)
 
 
 def _need_login(request: Request, back: str) -> Response:
@@ -162,10 +283,16 @@ def submit(request: Request, paper: str = Form("", max_length=500), day: str = F
 
 
 @router.get("/profile", response_class=HTMLResponse)
-def profile(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
+def profile(request: Request, changed: int = 0) -> Response:
+    if current_user(request) is None:
         return _need_login(request, "/profile")
+    return _profile(request, 200, notice="Password changed; every other session was logged out." if changed else None)
+
+
+def _profile(request: Request, status_code: int, password_error: str | None = None,
+             notice: str | None = None) -> HTMLResponse:
+    user = current_user(request)
+    assert user is not None
     w = web(request)
     voted = w.community.user_votes(user.id)
     subs = w.community.user_submissions(user.id)
@@ -173,4 +300,8 @@ def profile(request: Request) -> Response:
     upvoted = w.entries([(pk, papers[pk]) for pk in voted if pk in papers], user)
     submitted = [(day, e) for (pk, day) in subs if pk in papers
                  for e in w.entries([(pk, papers[pk])], user)]
-    return render(request, "profile.html", upvoted=upvoted, submitted=submitted, title="Your profile · paperfeed")
+    page = render(request, "profile.html", status_code=status_code, upvoted=upvoted, submitted=submitted,
+                  sessions=w.accounts.live_sessions(user.id), password_error=password_error, notice=notice,
+                  min_password=w.settings.min_password_chars, title="Your profile · paperfeed")
+    page.headers.update(NO_STORE)
+    return page

@@ -40,7 +40,8 @@ class ErrorOut(BaseModel):
 
 
 _WHY = {400: "Malformed query, date, week or month (the message says what to fix)",
-        401: "No valid API token (Authorization: Bearer pf_…)", 404: "No such paper",
+        401: "No valid API token (Authorization: Bearer pf_…), or it expired",
+        403: "The API token is read-only (this needs the write scope)", 404: "No such paper",
         409: "Already on that day's list", 429: "Too many requests; slow down"}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 
 from paperfeed.core import Paperfeed
 from paperfeed.ingestion.pipeline import IngestReport, ingest_paths
@@ -48,22 +47,10 @@ def start_background_ingest(pf: Paperfeed, sources: list[str]) -> threading.Thre
 
 # -- several worker processes ------------------------------------------------------------------------
 
-def per_worker_limits(limits: dict[str, tuple[int, float]], workers: int) -> dict[str, tuple[int, float]]:
-    """Each worker's share of the rate limits, so N in-memory limiters together never allow more than one.
-
-    A client's requests may land on any worker, so each gets burst/N (at least 1) and refill/N: stricter
-    for a client pinned to one worker by keep-alive, never looser than the configured limit.
-    """
-    if workers <= 1:
-        return dict(limits)
-    return {k: (max(1, burst // workers), rate / workers) for k, (burst, rate) in limits.items()}
-
-
-def create_worker_app(settings: Settings, workers: int):  # type: ignore[no-untyped-def]
+def create_worker_app(settings: Settings):  # type: ignore[no-untyped-def]
     """App factory for each of `serve --workers N`'s worker processes (`settings` arrives pickled): the
-    same database, rate limits shared out over the `workers`.  Background work (ingest, embedding) is
-    never started here: the `serve` process that supervises the workers runs it once."""
+    same database (rate limits live in the store, so every worker shares them).  Background work (ingest,
+    embedding) is never started here: the `serve` process that supervises the workers runs it once."""
     from paperfeed.web import create_app
 
-    web = replace(settings.web, rate_limits=per_worker_limits(settings.web.rate_limits, workers))
-    return create_app(Paperfeed(settings), web)
+    return create_app(Paperfeed(settings), settings.web)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,12 +14,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from paperfeed.accounts.sessions import SessionPolicy
+from paperfeed.accounts.throttle import LoginThrottle
 from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
 from paperfeed.ranking import trending
-from paperfeed.ranking.community import Community, User
+from paperfeed.ranking.community import Community
 from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
+from paperfeed.store.accounts import AccountStore, User
 from paperfeed.web.highlight import snippet
 from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
@@ -59,7 +62,12 @@ class WebState:
         self.pf = pf
         self.settings = settings
         self.community = Community(pf.store)
-        self.limiter = RateLimiter(dict(settings.rate_limits))
+        self.accounts = AccountStore(pf.store)
+        self.sessions = SessionPolicy(self.accounts, timedelta(days=settings.session_idle_days),
+                                      timedelta(days=settings.session_max_days))
+        self.throttle = LoginThrottle(pf.store, settings.login_free_failures, settings.login_lockout_seconds,
+                                      settings.login_lockout_max_seconds)
+        self.limiter = RateLimiter(dict(settings.rate_limits), pf.store)
         self.templates = _templates()
         self.pages = PageCache()  # listing pages
         self.paper_pages = PageCache(2048)  # apart, so a crawl over papers cannot push out the lists
@@ -112,10 +120,15 @@ def web(request: Request) -> WebState:
 
 
 def current_user(request: Request) -> User | None:
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
-        return None
-    return web(request).community.user(uid)
+    """The member of this request's server-side session (`paperfeed.accounts.sessions`), looked up once."""
+    if "user" in request.state._state:
+        return request.state.user
+    sid = request.session.get("sid")
+    user = web(request).sessions.user(sid) if isinstance(sid, str) else None
+    if user is None and sid is not None:
+        request.session.pop("sid", None)  # revoked or expired: the cookie forgets it
+    request.state.user = user
+    return user
 
 
 def client_key(request: Request) -> str:
@@ -133,7 +146,7 @@ async def render_shared(request: Request, key: tuple, build: Callable[[], tuple[
     """A listing page: for anonymous visitors from the page cache (see pagecache.py), keyed by `key` and
     the data's version; `build()` returns (template, context) and runs only on a miss or for members,
     in the thread pool (it queries and renders)."""
-    if isinstance(request.session.get("uid"), int):
+    if current_user(request) is not None:
         def fresh() -> HTMLResponse:
             template, ctx = build()
             return render(request, template, **ctx)

@@ -32,13 +32,43 @@ def mail_from_env() -> MailSettings | None:
         return None
 
 
+def _flag(value: str) -> bool | None:
+    v = value.strip().lower()
+    return True if v in ("1", "true", "yes", "on") else False if v in ("0", "false", "no", "off") else None
+
+
+def secure_cookies_from_env() -> bool:
+    """PAPERFEED_SECURE_COOKIES (1/0) when set, else on exactly when PAPERFEED_BASE_URL is https: a site
+    reached over TLS must never send its session cookie in clear text."""
+    flag = _flag(os.environ.get("PAPERFEED_SECURE_COOKIES", ""))
+    if flag is not None:
+        return flag
+    return os.environ.get("PAPERFEED_BASE_URL", "").strip().lower().startswith("https://")
+
+
+def _float_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        log.error("%s is not a number; using %s", name, default)
+        return default
+
+
 @dataclass
 class WebSettings:
     page_size: int = 20
     secret: str | None = None  # None: PAPERFEED_SECRET, else one generated and kept in the store
-    https_only_cookies: bool = False  # set True behind TLS
+    # The cookie's Secure flag: PAPERFEED_SECURE_COOKIES, default on when PAPERFEED_BASE_URL is https.
+    https_only_cookies: bool = field(default_factory=secure_cookies_from_env)
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
-    min_password_chars: int = 8
+    min_password_chars: int = 15  # NIST SP 800-63B-4 for a single-factor password (paperfeed/accounts/passwords.py)
+    # Sessions end after this long unused / this long after log-in, whichever comes first.
+    session_idle_days: float = field(default_factory=lambda: _float_env("PAPERFEED_SESSION_IDLE_DAYS", 7.0))
+    session_max_days: float = field(default_factory=lambda: _float_env("PAPERFEED_SESSION_MAX_DAYS", 30.0))
+    # Per-account log-in throttling: free failures, then a lock-out of this many seconds, doubling, capped.
+    login_free_failures: int = 5
+    login_lockout_seconds: float = 30.0
+    login_lockout_max_seconds: float = 3600.0
     # Where a submitted arXiv id missing from the store is fetched; None or "" (PAPERFEED_ARXIV_API="") = never.
     arxiv_api_url: str | None = field(default_factory=lambda: os.environ.get("PAPERFEED_ARXIV_API", ARXIV_API_URL))
     # SMTP and the public base URL for the confirmation emails of /subscribe; None = this site sends no mail.

@@ -126,7 +126,10 @@ def confirm(request: Request, t: str | None = None) -> Response:
     sub = from_token(request, "confirm", t)
     if not isinstance(sub, Subscriber):
         return sub
-    sub = subscriptions(request).confirm(sub.id) or sub
+    version = links(request).read_versioned("confirm", t)[1]
+    if sub.status == "pending" and version != sub.link_version:
+        return bad_link(request, "a newer confirmation link replaced this one; use the one in the latest email")
+    sub = subscriptions(request).confirm(sub.id, version) or sub
     lk = links(request)
     return render(request, "subscription_confirmed.html", sub=sub, manage_url=lk.manage_url(sub.id),
                   title="Subscription confirmed · paperfeed" if sub.active else "Subscription · paperfeed")

@@ -7,7 +7,6 @@ the visitor entered is lost to a validation error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from zoneinfo import available_timezones
@@ -23,7 +22,6 @@ from paperfeed.mail.subscriptions import (
     check_follow,
 )
 
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")  # the sign-up form's rule
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FOLLOW_LABELS = {"search": "Saved search", "author": "Author", "category": "Category"}
 
@@ -74,11 +72,14 @@ class PrefsForm:
 
 
 def check_email(email: str) -> str:
-    """The address as typed, stripped, or `SubscriptionError` (delivery is what really proves it)."""
-    if not _EMAIL.fullmatch(email.strip()):
-        raise SubscriptionError(f"{email.strip()[:80]!r} is not a valid email address" if email.strip()
-                                else "enter an email address")
-    return email.strip()
+    """The normalised address, or `SubscriptionError` (email-validator's syntax check, offline; delivery is
+    what really proves it)."""
+    from paperfeed.accounts.emails import BadAddress, checked_address
+
+    try:
+        return checked_address(email)
+    except BadAddress as e:
+        raise SubscriptionError(str(e)) from None
 
 
 def initial_follows(search: str, author: str, category: str) -> list[Follow]:

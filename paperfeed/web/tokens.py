@@ -3,11 +3,15 @@
 
 Bearer-token requests carry no cookie, so they need no CSRF token; the session cookie alone
 never authorises an API write.  Writes share the site's rate limits (per client address).
+A token has a scope (`read`, or `write`, which upvote and submit need: 403 otherwise) and an optional
+expiry (401 after it); both are shown on /tokens, whose pages are `Cache-Control: no-store` since one
+of them shows a new token.  Tokens are 256 random bits, `pf_` + url-safe base64; only a hash is kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -16,8 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from paperfeed.models import normalise_arxiv_id
-from paperfeed.ranking.community import User
-from paperfeed.web.accounts import _guard, _need_login
+from paperfeed.store.accounts import User, utcnow
+from paperfeed.web.accounts import NO_STORE, _guard, _need_login
 from paperfeed.web.api import error_responses
 from paperfeed.web.context import client_key, current_user, render, web
 from paperfeed.web.fetch import find_or_fetch
@@ -31,27 +35,43 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from your profi
 # -- token management (HTML, session + CSRF) ----------------------------------------------------------
 
 
+SCOPES = ("read", "write")
+EXPIRY_CHOICES = [(30, "in 30 days"), (90, "in 90 days"), (365, "in a year"), (0, "never")]
+
+
+def _tokens_page(request: Request, user: User, new_token: str | None = None, error: str | None = None,
+                 status_code: int = 200) -> HTMLResponse:
+    page = render(request, "tokens.html", status_code=status_code, tokens=web(request).accounts.tokens(user.id),
+                  new_token=new_token, error=error, now=utcnow(), expiry_choices=EXPIRY_CHOICES,
+                  title="API tokens · paperfeed")
+    page.headers.update(NO_STORE)
+    return page
+
+
 @pages.get("/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request) -> Response:
     user = current_user(request)
     if user is None:
         return _need_login(request, "/tokens")
-    return render(request, "tokens.html", tokens=web(request).community.tokens(user.id), new_token=None,
-                  title="API tokens · paperfeed")
+    return _tokens_page(request, user)
 
 
 @pages.post("/tokens", response_class=HTMLResponse)
-def create_token(request: Request, name: str = Form("token", max_length=100),
-                 csrf_token: str | None = Form(None)) -> Response:
+def create_token(request: Request, name: str = Form("token", max_length=100), scope: str = Form("write", max_length=10),
+                 expires_days: str = Form("90", max_length=5), csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, "submit")) is not None:
         return blocked
     user = current_user(request)
     if user is None:
         return _need_login(request, "/tokens")
-    w = web(request)
-    token = w.community.create_token(user.id, name)
-    return render(request, "tokens.html", tokens=w.community.tokens(user.id), new_token=token,
-                  title="API tokens · paperfeed")
+    days = int(expires_days) if expires_days.strip().isdigit() else -1
+    if scope not in SCOPES or days not in {d for d, _ in EXPIRY_CHOICES}:
+        return _tokens_page(request, user, error="Choose a scope (read or write) and an expiry from the lists.",
+                            status_code=400)
+    token = "pf_" + secrets.token_urlsafe(32)
+    expires = utcnow().replace(microsecond=0) + dt.timedelta(days=days) if days else None
+    web(request).accounts.create_token(user.id, name, token, scope, expires)
+    return _tokens_page(request, user, new_token=token)
 
 
 @pages.post("/tokens/{token_id}/revoke")
@@ -61,7 +81,7 @@ def revoke_token(request: Request, token_id: int, csrf_token: str | None = Form(
     user = current_user(request)
     if user is None:
         return _need_login(request, "/tokens")
-    web(request).community.revoke_token(user.id, token_id)
+    web(request).accounts.revoke_token(user.id, token_id)
     return RedirectResponse("/tokens", status_code=303)
 
 
@@ -70,11 +90,24 @@ def revoke_token(request: Request, token_id: int, csrf_token: str | None = Form(
 
 def token_user(request: Request,
                cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
-    """The user a valid, unrevoked bearer token belongs to; 401 otherwise."""
-    user = web(request).community.user_for_token(cred.credentials) if cred and len(cred.credentials) < 200 else None
-    if user is None:
+    """The user a valid, unrevoked, unexpired bearer token belongs to; 401 otherwise."""
+    found = web(request).accounts.token_owner(cred.credentials) if cred and len(cred.credentials) < 200 else None
+    if found is None:
         raise HTTPException(401, "a valid API token is required (Authorization: Bearer …)",
                             headers={"WWW-Authenticate": "Bearer"})
+    user, token = found
+    if token.expired(utcnow()):
+        raise HTTPException(401, f"this API token expired on {token.expires_at:%Y-%m-%d}; make a new one on /tokens",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    request.state.token_scope = token.scope
+    return user
+
+
+def writer(request: Request, user: Annotated[User, Depends(token_user)]) -> User:
+    """`token_user` whose token has the write scope; 403 for a read-only token."""
+    if request.state.token_scope != "write":
+        raise HTTPException(403, "this API token is read-only; upvoting and submitting need a token with the "
+                            "write scope", headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
     return user
 
 
@@ -100,8 +133,8 @@ class SubmissionOut(BaseModel):
 
 
 @api.post("/papers/{paper_id:path}/upvote", response_model=VoteOut, summary="Toggle your upvote on a paper",
-          responses=error_responses(401, 404, 429))
-def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(token_user)]) -> dict:
+          responses=error_responses(401, 403, 404, 429))
+def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(writer)]) -> dict:
     _limit(request, "upvote")
     w = web(request)
     paper = w.pf.store.get(paper_id) if len(paper_id) <= 256 else None
@@ -113,8 +146,8 @@ def api_upvote(request: Request, paper_id: str, user: Annotated[User, Depends(to
 
 
 @api.post("/submissions", response_model=SubmissionOut, status_code=201, summary="Submit a paper to a day's list",
-          responses=error_responses(400, 401, 404, 409, 429))
-def api_submit(request: Request, body: SubmissionIn, user: Annotated[User, Depends(token_user)]) -> dict:
+          responses=error_responses(400, 401, 403, 404, 409, 429))
+def api_submit(request: Request, body: SubmissionIn, user: Annotated[User, Depends(writer)]) -> dict:
     _limit(request, "submit")
     w = web(request)
     aid = normalise_arxiv_id(body.paper)
