@@ -6,4 +6,5 @@ scripts/bootstrap.sh test
 scripts/ensure_chromium.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check paperfeed tests bench
+.venv/bin/mypy  # the seams named in pyproject.toml [tool.mypy]
 exec .venv/bin/python -m pytest -q "$@"

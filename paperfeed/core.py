@@ -1,4 +1,10 @@
-"""The one core that the CLI (and later the web app) drive: a store plus its derived indexes."""
+"""The one core that the CLI and the web app drive: a store plus its derived indexes, and the settings
+they were opened with.
+
+The core knows nothing of background work: `paperfeed.search.background` drives a core (it opens one
+in its own process), never the other way round; the one thing both need, the one-embedder-per-database
+lock, is a file in the index directory (`DbLocation.embedder_lock`) taken through `paperfeed.diskio`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.config import MODEL_NAME, default_db_path, index_dir_for
+from paperfeed import diskio
+from paperfeed.config import MODEL_NAME, DbLocation
 from paperfeed.search.hybrid import SearchEngine
+from paperfeed.settings import Settings
 from paperfeed.store.papers import Store
 
 Progress = Callable[[int, int], None]
@@ -36,10 +44,29 @@ class Status:
 
 
 class Paperfeed:
-    def __init__(self, db_path: Path | None = None):
-        self.db_path = Path(db_path) if db_path else default_db_path()
-        self.store = Store.open(self.db_path)
-        self.engine = SearchEngine(self.store, index_dir_for(self.db_path))
+    def __init__(self, where: Settings | DbLocation | Path | str | None = None):
+        """`where`: settings, a database location, or a database (path or URL, indexes at their default
+        place); None reads the process's environment (`Settings.from_env(os.environ)`)."""
+        if isinstance(where, Settings):
+            self.settings = where
+        elif where is None:
+            import os
+
+            self.settings = Settings.from_env(os.environ)
+        else:
+            self.settings = Settings.for_db(where)
+        self.location = self.settings.location
+        self.store = Store.open(self.location)
+        self.engine = SearchEngine(self.store, self.location.index_dir)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file (ValueError for PostgreSQL, which has none)."""
+        return self.location.sqlite_path
+
+    @property
+    def index_dir(self) -> Path:
+        return self.location.index_dir
 
     def close(self) -> None:
         self.store.close()
@@ -49,9 +76,7 @@ class Paperfeed:
 
     def embed(self, progress: Progress | None = None, limit: int | None = None) -> int:
         """Embed missing papers; waits while another process (e.g. a server's background embedder) embeds."""
-        from paperfeed.search.background import embed_lock
-
-        with embed_lock(self.db_path):
+        with diskio.file_lock(self.location.embedder_lock):
             return self.engine.semantic.embed_missing(self.store, progress, limit)
 
     def refresh_vector_index(self, progress: Progress | None = None, rebuild: bool = False) -> int:
@@ -60,7 +85,7 @@ class Paperfeed:
     def status(self) -> Status:
         first, last = self.store.date_range()
         return Status(
-            db=str(self.db_path),
+            db=self.location.display,
             papers=self.store.count(),
             embedded=self.store.count_embedded(MODEL_NAME),
             store_seq=self.store.current_seq(),

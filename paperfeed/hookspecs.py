@@ -1,24 +1,32 @@
-"""Every extension point of paperfeed, on one page.
+"""The extension point of paperfeed: readers of source formats.
 
-To add a source format, register a reader in `READERS`.  To add a store backend (e.g.
-PostgreSQL + pgvector) implement `StoreBackend`; to swap an index or the model, implement
-`KeywordIndex`, `VectorStore` or `TextEmbedder`.  The CLI and the web app reach all of them
-through `paperfeed.core.Paperfeed`, never directly.
+To add a source format, register a reader in `READERS`: a function that takes a path and yields
+`Paper` or `RecordError` (the `Reader` protocol).  Seven built-in readers implement it, and the type
+checker verifies that each does (`_BUILT_IN` below, checked by mypy from `./test.sh`).
+
+What is deliberately not here: Protocols for the store, the keyword index, the vector index and the
+embedder.  Each has exactly one implementation (SQLite and PostgreSQL are one `Store` over two SQL
+dialects, see `paperfeed/store/dialect.py`), and a Protocol that nothing else implements is a promise
+nobody has tested; the store's contract with the indexes is the change feed documented in
+`paperfeed/store/papers.py`.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
-
-import numpy as np
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from paperfeed.ingestion.errors import RecordError
 from paperfeed.models import Paper
 
-Reader = Callable[..., Iterator[Paper | RecordError]]
+
+class Reader(Protocol):
+    """Papers (and malformed records) of one input; raises IngestError only if the whole input is unreadable."""
+
+    def __call__(self, path: Path, /) -> Iterator[Paper | RecordError]: ...
+
 
 # format name -> "module:function".  A reader takes a Path and yields Paper or RecordError;
 # it raises IngestError only when the whole input is unreadable.  Imported lazily, so a
@@ -41,61 +49,16 @@ def register_reader(fmt: str, target: str) -> None:
 
 def load_reader(fmt: str) -> Reader:
     module, _, name = READERS[fmt].partition(":")
-    return getattr(importlib.import_module(module), name)
+    reader: Reader = getattr(importlib.import_module(module), name)
+    return reader
 
 
-class StoreBackend(Protocol):
-    """The source of truth.  `paperfeed.store.papers.Store` (SQLite) is the reference implementation.
+if TYPE_CHECKING:  # the type checker verifies every built-in reader implements `Reader` (nothing runs here)
+    from paperfeed.ingestion.bibtex import read_bibtex
+    from paperfeed.ingestion.csv_ris import read_csv, read_ris
+    from paperfeed.ingestion.detect import read_atom_file, read_oai_file
+    from paperfeed.ingestion.jsonl import read_jsonl
+    from paperfeed.ingestion.pages import read_page
 
-    Writes happen in `write()` transactions that serialise writers; `next_seq` stamps every
-    change so derived indexes can ask for "everything after seq N".
-    """
-
-    store_id: str
-
-    def write(self) -> AbstractContextManager[Any]: ...
-    def read(self) -> AbstractContextManager[Any]: ...
-    def next_seq(self, conn: Any) -> int: ...
-    def current_seq(self) -> int: ...
-    def papers_seq(self) -> int: ...
-    def upsert(self, conn: Any, batch: Sequence[Paper], seq: int) -> Any: ...
-    def get(self, paper_id: str) -> Paper | None: ...
-    def get_many(self, pks: Sequence[int]) -> dict[int, Paper]: ...
-    def iter_changed(self, since_seq: int, chunk: int = 2000) -> Iterator[list[tuple[int, int, Paper]]]: ...
-    def missing_embeddings(self, model: str, limit: int | None = None) -> list[tuple[str, str, str]]: ...
-    def put_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> int: ...
-    def iter_vectors_changed(self, model: str, since_seq: int, chunk: int = 5000) -> Iterator[Any]: ...
-    def get_state(self, key: str) -> dict | None: ...
-    def set_state(self, key: str, value: dict | None) -> None: ...
-
-
-class KeywordIndex(Protocol):
-    """BM25 keyword search, derived from the store (`paperfeed.search.lexical.LexicalIndex`)."""
-
-    def sync(self, store: StoreBackend, progress: Callable[[int, int], None] | None = None,
-             rebuild: bool = False) -> int: ...
-    def is_fresh(self, store: StoreBackend) -> bool: ...
-    def build(self, uq: Any, mode: str) -> Any: ...
-    def search(self, q: Any, limit: int) -> list[Any]: ...
-
-
-class VectorStore(Protocol):
-    """Approximate nearest neighbours by cosine (`paperfeed.search.vectors.VectorIndex`)."""
-
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None: ...
-    def remove(self, keys: np.ndarray) -> int: ...
-    def search(self, vector: np.ndarray, k: int = 10, filter_keys: np.ndarray | None = None
-               ) -> list[tuple[int, float]]: ...
-    def get(self, keys: np.ndarray) -> np.ndarray: ...
-    def save(self) -> None: ...
-    def __len__(self) -> int: ...
-
-
-class TextEmbedder(Protocol):
-    """Text -> unit vectors (`paperfeed.search.embedder.Embedder`, all-MiniLM-L6-v2)."""
-
-    dim: int
-
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
-              progress: Callable[[int], None] | None = None) -> np.ndarray: ...
-    def embed_query(self, text: str) -> np.ndarray: ...
+    _BUILT_IN: dict[str, Reader] = {"jsonl": read_jsonl, "page": read_page, "bibtex": read_bibtex, "csv": read_csv,
+                                    "ris": read_ris, "atom": read_atom_file, "oai": read_oai_file}

@@ -1,13 +1,20 @@
-"""The store: schema under migrations, WAL, cross-source merging, concurrent writers, hostile text."""
+"""The store: schema under migrations, WAL, cross-source merging, concurrent writers, hostile text.
+
+Tests taking `store_backend` run twice: on a SQLite file and on a real PostgreSQL server
+(`tests/store_backends.py`).
+"""
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import threading
 from datetime import date
 
+import numpy as np
 from conftest import corpus_records, write_jsonl
 from sqlalchemy import text
+from store_backends import database_for, open_store, store_backend  # noqa: F401  (fixture)
 
 from paperfeed.ingestion.pipeline import ingest_paths, ingest_records
 from paperfeed.models import new_paper
@@ -25,8 +32,8 @@ def test_schema_is_migrated_and_wal(tmp_path):
     assert Store.open(tmp_path / "p.db").store_id == sid  # reopening keeps identity, migrates nothing
 
 
-def test_same_paper_from_three_sources_merges_richest(tmp_path):
-    store = Store.open(tmp_path / "p.db")
+def test_same_paper_from_three_sources_merges_richest(store_backend, tmp_path):  # noqa: F811
+    store = open_store(store_backend, tmp_path)
     page = new_paper(title="Attention Is All You Need", abstract="short", source="page")
     bib = new_paper(title="Attention is all you need", abstract="", doi="10.5555/3295222.3295349",
                     authors=["Ashish Vaswani", "Noam Shazeer"], published=date(2017, 12, 1), source="bibtex")
@@ -48,8 +55,8 @@ def test_same_paper_from_three_sources_merges_richest(tmp_path):
     assert rep.unchanged == 1 and store.get("1706.03762").abstract.startswith("The dominant")
 
 
-def test_two_arxiv_papers_with_one_title_stay_apart(tmp_path):
-    store = Store.open(tmp_path / "p.db")
+def test_two_arxiv_papers_with_one_title_stay_apart(store_backend, tmp_path):  # noqa: F811
+    store = open_store(store_backend, tmp_path)
     a = new_paper(title="A Survey of Large Language Models", arxiv_id="2303.18223", source="arxiv-api")
     b = new_paper(title="A survey of large language models", arxiv_id="2402.06196", source="arxiv-api")
     ingest_records(store, [a, b], "t")
@@ -67,8 +74,8 @@ def test_merge_is_idempotent_and_newer_version_wins():
     assert merge(m, v2) == m and merge(m, v1) == m
 
 
-def test_hostile_text_round_trips_exactly(tmp_path):
-    store = Store.open(tmp_path / "p.db")
+def test_hostile_text_round_trips_exactly(store_backend, tmp_path):  # noqa: F811
+    store = open_store(store_backend, tmp_path)
     hostile = ("<script>alert('x')</script> &amp; &lt;b&gt; $\\alpha$-divergence \\% 100% "
                "\u202eRTL\u202c 🧪 Ω≈ç √ NUL-free 'quotes' \"double\" ; DROP TABLE papers; --")
     p = new_paper(title="Hostile <b>title</b> & $x^2$", abstract=hostile, arxiv_id="2501.99999", source="arxiv-jsonl")
@@ -110,8 +117,8 @@ def test_concurrent_writers_queue_and_lose_nothing(tmp_path):
     assert json.loads(json.dumps(sorted(ids)))  # sanity: ids are plain strings
 
 
-def test_duplicates_inside_one_batch_fold_by_title(tmp_path):
-    store = Store.open(tmp_path / "p.db")
+def test_duplicates_inside_one_batch_fold_by_title(store_backend, tmp_path):  # noqa: F811
+    store = open_store(store_backend, tmp_path)
     page = new_paper(title="Scaling Laws for Neural Language Models", abstract="from a page", source="page")
     bib = new_paper(title="Scaling laws for neural language models.", doi="10.48550/arxiv.2001.08361",
                     authors=["Jared Kaplan"], source="bibtex")
@@ -120,8 +127,8 @@ def test_duplicates_inside_one_batch_fold_by_title(tmp_path):
     assert store.get("2001.08361").sources == ["page", "bibtex"]  # the arXiv DOI gave it its arXiv id
 
 
-def test_a_merge_never_steals_another_papers_doi(tmp_path):
-    store = Store.open(tmp_path / "p.db")
+def test_a_merge_never_steals_another_papers_doi(store_backend, tmp_path):  # noqa: F811
+    store = open_store(store_backend, tmp_path)
     a = new_paper(title="Paper A about graphs", arxiv_id="2501.00001", source="arxiv-api")
     b = new_paper(title="Paper B about trees", doi="10.1234/b", source="bibtex")
     ingest_records(store, [a, b], "t")
@@ -129,3 +136,62 @@ def test_a_merge_never_steals_another_papers_doi(tmp_path):
     rep = ingest_records(store, [wrong], "t")
     assert rep.failure is None and store.count() == 2
     assert store.get("2501.00001").doi is None and store.get("doi:10.1234/b").title == "Paper B about trees"
+
+
+def test_schema_head_and_identity_on_postgresql(tmp_path):
+    """The Alembic migrations run on PostgreSQL too; reopening keeps the identity and migrates nothing."""
+    url = database_for("postgresql", tmp_path)
+    store = Store.open(url)
+    with store.read() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004_accounts"
+        assert conn.dialect.name == "postgresql"
+    sid = store.store_id
+    store.close()
+    again = Store.open(url)
+    assert again.store_id == sid and again.path is None
+    again.close()
+
+
+def test_two_nodes_migrating_one_new_database_at_once(tmp_path):
+    """Two processes' worth of `Store.open` on one empty PostgreSQL database at the same instant: one
+    migrates (under an advisory lock), the other waits and finds the schema done; one identity."""
+    url = database_for("postgresql", tmp_path)
+    stores: list[Store] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def node() -> None:
+        try:
+            start.wait()
+            stores.append(Store.open(url))
+        except BaseException as e:  # noqa: BLE001 - asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=node) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len({s.store_id for s in stores}) == 1
+    with stores[0].read() as conn:
+        assert conn.execute(text("select count(*) from kv where key = 'store_id'")).scalar() == 1
+    for s in stores:
+        s.close()
+
+
+def test_embeddings_replace_by_content_hash(store_backend, tmp_path):  # noqa: F811
+    """Saving a text's embedding again overwrites it (SQLite: INSERT OR REPLACE; PostgreSQL: ON CONFLICT DO
+    UPDATE) and restamps its seq, so the vector index picks the new one up."""
+    store = open_store(store_backend, tmp_path)
+    p = new_paper(title="One paper", abstract="its text", arxiv_id="2501.00007", source="arxiv-api")
+    ingest_records(store, [p], "t")
+    pk = store.pk_of("2501.00007")
+    first = store.put_embeddings("m", [(p.content_hash(), np.array([1, 0, 0], dtype=np.float32))])
+    second = store.put_embeddings("m", [(p.content_hash(), np.array([0, 1, 0], dtype=np.float32))])
+    assert second > first
+    assert store.missing_embeddings("m") == [] and store.count_embedded("m") == 1
+    assert store.vectors_of("m", [pk])[pk].tolist() == [0.0, 1.0, 0.0]
+    [(pks, vecs, missing)] = list(store.iter_vectors_changed("m", first))
+    assert pks.tolist() == [pk] and vecs is not None and vecs[0].tolist() == [0.0, 1.0, 0.0] and missing.size == 0
+    store.close()

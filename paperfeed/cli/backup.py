@@ -20,10 +20,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _db(ctx: typer.Context) -> Path:
-    from paperfeed.config import default_db_path
+    """The configured SQLite file (`--db`, else $PAPERFEED_DB, else the default), from the CLI's settings."""
+    from paperfeed.cli.common import settings
 
-    db = ctx.find_root().params.get("db")
-    return Path(db) if db else default_db_path()
+    location = settings().location
+    if not location.is_sqlite:
+        raise UserError(f"backup and restore work on a SQLite database, not {location.display}; "
+                        "back PostgreSQL up with its own tools (pg_dump, pg_restore)")
+    return location.sqlite_path
 
 
 def backup_cmd(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Where to write the backup.")]) -> None:

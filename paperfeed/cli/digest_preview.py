@@ -37,7 +37,7 @@ def preview(
         from paperfeed.mail.why_empty import why_empty
 
         reasons = why_empty(pf, digest, when.date())
-        msg = render_message(digest, settings, Links(site_secret(pf.store), settings.base_url),
+        msg = render_message(digest, settings, Links(site_secret(pf.store, pf.settings.secret), settings.base_url),
                              message_id=message_id(sub.id, digest.period.key, settings.mail_domain),
                              date=digest.period.due_at)
     finally:

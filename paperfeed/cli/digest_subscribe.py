@@ -67,7 +67,7 @@ def subscribe(
                 subs.add_follow(sub.id, f.kind, f.value)
         if confirm:
             sub = subs.confirm(sub.id) or sub
-        links = Links(site_secret(pf.store), settings.base_url)
+        links = Links(site_secret(pf.store, pf.settings.secret), settings.base_url)
         typer.echo(f"{'added' if created else 'updated'} subscriber {sub.id} {sub.email}: {sub.status}")
         typer.echo(f"preferences: {links.manage_url(sub.id)}")
         if sub.status == "pending":

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from paperfeed.cli import render
-from paperfeed.cli.common import UserError, open_core
+from paperfeed.cli.common import UserError, configure, open_core, settings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -45,8 +45,14 @@ _state: dict = {}
 
 
 @app.callback()
-def _root(db: Annotated[Path | None, typer.Option("--db", envvar="PAPERFEED_DB", help="Database file.")] = None):
+def _root(
+    db: Annotated[str | None, typer.Option("--db", help="Database: a SQLite file or a postgresql:// URL "
+                                           "(default $PAPERFEED_DB).")] = None,
+    index_dir: Annotated[Path | None, typer.Option("--index-dir", help="Folder of the derived indexes (default "
+                                                   "$PAPERFEED_INDEX_DIR, else beside a SQLite file).")] = None,
+):
     _state["db"] = db
+    configure(db, index_dir)
 
 
 def _pf():  # type: ignore[no-untyped-def]
@@ -61,9 +67,7 @@ def _bar(description: str) -> Progress:
 
 
 def _progress_forced() -> bool:
-    import os
-
-    return os.environ.get("PAPERFEED_PROGRESS") == "1"
+    return settings().progress
 
 
 def _parse_day(value: str | None, what: str) -> date | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import http.client
 import logging
-import os
 import sys
 import threading
 import time
@@ -108,20 +107,25 @@ def _log_to_stderr() -> None:
 
 def serve_site(pf: Paperfeed, *, host: str, port: int, workers: int | None, embed: bool, access_log: bool,
                err: Console) -> None:
+    from functools import partial
+
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from paperfeed.config import MODEL_NAME
     from paperfeed.mail.runner import start_scheduler  # `digest run` every $PAPERFEED_DIGEST_INTERVAL min
-    from paperfeed.search.background import EmbedderProcess, background_enabled
+    from paperfeed.search.background import EmbedderProcess
     from paperfeed.search.embedder import available_cpus
     from paperfeed.web import create_app
-    from paperfeed.web.bootstrap import WORKERS_ENV, configured_sources, start_background_ingest
+    from paperfeed.web.bootstrap import create_worker_app, start_background_ingest
 
     _log_to_stderr()
+    if not embed:
+        pf.settings = pf.settings.with_(embed_in_background=False)  # the status page (in every worker) says "off"
     pf.refresh_keyword_index()  # catch up before the first request rather than during it
     papers = pf.store.count()
-    err.print(f"database {pf.db_path} ({papers:,} papers)", markup=False, highlight=False)
-    sources = configured_sources()
+    err.print(f"database {pf.location.display} ({papers:,} papers)", markup=False, highlight=False)
+    sources = list(pf.settings.sources)
     if start_background_ingest(pf, sources):
         names = ", ".join(Path(s).name for s in sources)
         err.print(f"background ingest started: {names} into the empty database (papers appear when it "
@@ -133,9 +137,7 @@ def serve_site(pf: Paperfeed, *, host: str, port: int, workers: int | None, embe
     if scheduler is not None:
         err.print(f"digest scheduler started: `digest run` every {scheduler.minutes:g} min", markup=False,
                   highlight=False)
-    if not embed:
-        os.environ["PAPERFEED_EMBED_IN_BACKGROUND"] = "0"  # the status page (in every worker) says "off"
-    embedder = EmbedderProcess(pf.db_path).start() if background_enabled() else None
+    embedder = EmbedderProcess(pf.settings).start() if pf.settings.embed_in_background else None
     if embedder is not None:
         todo = papers - pf.store.count_embedded(MODEL_NAME)
         err.print(f"background embedder started (pid {embedder.pid}): {todo:,} of {papers:,} papers to embed, "
@@ -152,11 +154,13 @@ def serve_site(pf: Paperfeed, *, host: str, port: int, workers: int | None, embe
     announcer.start()
     try:
         if n == 1:
-            uvicorn.run(create_app(pf), **opts)
-        else:  # each worker process builds its own app over the same database (bootstrap.create_worker_app)
-            os.environ["PAPERFEED_DB"] = str(pf.db_path)
-            os.environ[WORKERS_ENV] = str(n)
-            uvicorn.run("paperfeed.web.bootstrap:create_worker_app", factory=True, workers=n, **opts)
+            uvicorn.run(create_app(pf, pf.settings.web), **opts)
+        else:
+            # Each worker process builds its own app over the same database (bootstrap.create_worker_app); the
+            # settings travel as the factory's pickled argument, not through the environment.  This is what
+            # uvicorn.run does for an import string, which it requires for workers (uvicorn is pinned).
+            config = uvicorn.Config(partial(create_worker_app, pf.settings), factory=True, workers=n, **opts)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         announcer.stopped.set()
         if embedder is not None:

@@ -22,13 +22,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from paperfeed import diskio
 from paperfeed.ingestion.arxiv_atom import parse_atom
 from paperfeed.ingestion.errors import IngestError, Location, RecordError
 from paperfeed.ingestion.oai_pmh import OaiError, OaiRecordError, parse_oai
@@ -102,17 +102,7 @@ class JsonFileHarvestState:
                 data[key] = value
             else:
                 data.pop(key, None)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(data, fh, indent=2, sort_keys=True)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            diskio.atomic_write(self.path, lambda fh: json.dump(data, fh, indent=2, sort_keys=True))
 
 
 def harvest_key(

@@ -36,10 +36,10 @@ class PageCommitter:
         return self.store.get_state("harvest:" + key)
 
     def set(self, key: str, value: dict[str, Any]) -> None:
-        with self.store.write() as conn:
+        with self.store.paper_batch() as batch:
             if self.buffer:
-                self.report.add(self.store.upsert(conn, self.buffer, self.store.next_seq(conn)))
-            self.store.set_state_in(conn, "harvest:" + key, value or None)
+                self.report.add(batch.upsert(self.buffer))
+            batch.set_state("harvest:" + key, value or None)
         self.buffer = []
 
     def take(self, item: Paper | RecordError | RecordWarning) -> None:

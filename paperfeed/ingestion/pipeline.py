@@ -11,13 +11,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-
 from paperfeed.ingestion.detect import open_input
 from paperfeed.ingestion.errors import IngestError, Location, RecordError, RecordWarning
 from paperfeed.ingestion.sanitise import sanitise
 from paperfeed.models import Paper
-from paperfeed.store.papers import Store, WriteCounts
+from paperfeed.store.papers import Store, StoreConflict, WriteCounts
 
 CHUNK = 2000
 
@@ -83,17 +81,16 @@ def ingest_records(store: Store, records: Iterable[Paper | RecordError | RecordW
     """Write one input's records in a single transaction; on any failure nothing of it is kept."""
     rep = InputReport(source)
     try:
-        with store.write() as conn:
-            seq = store.next_seq(conn)
+        with store.paper_batch() as batch:
             for chunk in _chunks(records, rep, strict):
-                rep.add(store.upsert(conn, chunk, seq))
+                rep.add(batch.upsert(chunk))
                 if on_papers:
                     on_papers(len(chunk))
     except IngestError as e:
         rep.failure = e
         rep.added = rep.updated = rep.unchanged = 0
-    except IntegrityError as e:  # a safety net: merging should never produce clashing ids
-        rep.failure = IngestError(f"conflicting paper ids, nothing from this input was saved ({e.orig})")
+    except StoreConflict as e:  # a safety net: merging should never produce clashing ids
+        rep.failure = IngestError(f"conflicting paper ids, nothing from this input was saved ({e})")
         rep.added = rep.updated = rep.unchanged = 0
     return rep
 

@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from sqlalchemy import func, select
 
 from paperfeed.config import MODEL_NAME
 from paperfeed.core import Paperfeed
@@ -50,8 +49,10 @@ from paperfeed.ranking.community import Community
 from paperfeed.ranking.trending import rank, trending_scores
 from paperfeed.search.lexical import ANALYZERS, LexicalIndex
 from paperfeed.search.query import QueryError, parse_query
-from paperfeed.store.papers import Store, paper_from_row
-from paperfeed.store.schema import digest_items, digests, embeddings, papers, votes
+from paperfeed.store import community as community_sql
+from paperfeed.store import ledger as ledger_sql
+from paperfeed.store import listings
+from paperfeed.store.papers import Store
 
 SECTION_CAP = 10
 SIMILAR_THRESHOLD = 0.55  # all-MiniLM-L6-v2 cosine; below it "similar" papers share little more than a field
@@ -59,7 +60,6 @@ MAX_LIKED = 20
 SEARCH_DEPTH = 50  # matches kept per saved search: far more than a section shows, enough to survive dedupe
 TRENDING_DEPTH = 200
 EXCLUDING_STATUSES = ("planned", "sending", "sent", "retry")
-_CHUNK = 500
 _BUILD_CHUNK = 2000
 
 
@@ -81,48 +81,21 @@ def _short(title: str, n: int = 90) -> str:
 def earlier_picks(store: Store, current: dict[int, str]) -> dict[int, set[int]]:
     """Paper pks already in each subscriber's earlier digests (any period but `current[sid]`), from
     digest_items of digests that went out or are on their way: the "never again" set."""
-    out: dict[int, set[int]] = {sid: set() for sid in current}
-    ids = list(current)
-    with store.read() as conn:
-        for i in range(0, len(ids), _CHUNK):
-            q = (select(digests.c.subscriber_id, digests.c.period, digest_items.c.paper_pk)
-                 .join(digest_items, digest_items.c.digest_id == digests.c.id)
-                 .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK]), digests.c.status.in_(EXCLUDING_STATUSES)))
-            for sid, period, pk in conn.execute(q):
-                if period != current[sid]:
-                    out[sid].add(pk)
-    return out
+    return ledger_sql.earlier_picks(store, current, EXCLUDING_STATUSES)
 
 
 def liked_papers(store: Store, user_ids: Iterable[int]) -> dict[int, list[int]]:
     """Each account's most recent MAX_LIKED upvoted paper pks, newest vote first."""
-    ids = sorted(set(user_ids))
-    out: dict[int, list[int]] = {uid: [] for uid in ids}
-    with store.read() as conn:
-        for i in range(0, len(ids), _CHUNK):
-            q = (select(votes.c.user_id, votes.c.paper_pk).where(votes.c.user_id.in_(ids[i:i + _CHUNK]))
-                 .order_by(votes.c.user_id, votes.c.created_at.desc(), votes.c.paper_pk))
-            for uid, pk in conn.execute(q):
-                if len(out[uid]) < MAX_LIKED:
-                    out[uid].append(pk)
-    return out
+    return community_sql.liked_papers(store, list(user_ids), MAX_LIKED)
 
 
 def stored_vectors(store: Store, pks: Sequence[int]) -> dict[int, np.ndarray]:
     """Unit-length embeddings of the given papers, from the store (papers not embedded are absent)."""
     out: dict[int, np.ndarray] = {}
-    pks = list(pks)
-    with store.read() as conn:
-        for i in range(0, len(pks), _CHUNK):
-            q = (select(papers.c.pk, embeddings.c.vector)
-                 .join(embeddings, (embeddings.c.content_hash == papers.c.content_hash)
-                       & (embeddings.c.model == MODEL_NAME))
-                 .where(papers.c.pk.in_(pks[i:i + _CHUNK])))
-            for pk, blob in conn.execute(q):
-                v = np.frombuffer(blob, dtype=np.float32)
-                n = float(np.linalg.norm(v))
-                if n > 0 and np.isfinite(n):
-                    out[pk] = v / n
+    for pk, v in store.vectors_of(MODEL_NAME, list(pks)).items():
+        n = float(np.linalg.norm(v))
+        if n > 0 and np.isfinite(n):
+            out[pk] = v / n
     return out
 
 
@@ -214,10 +187,7 @@ class Window:
 
 
 def load_window(store: Store, start: date, end: date) -> Window:
-    with store.read() as conn:
-        rows = conn.execute(select(papers).where(papers.c.listed >= start, papers.c.listed < end)
-                            .order_by(papers.c.pk)).all()
-    new = {r.pk: paper_from_row(r) for r in rows}
+    new = listings.listed_between(store, start, end)
     new_pks = sorted(new, key=lambda pk: (-(new[pk].listed or start).toordinal(), new[pk].id))
     by_author: dict[str, list[int]] = {}
     by_category: dict[str, list[int]] = {}
@@ -370,9 +340,7 @@ class DigestBuilder:
 def last_window_end(store: Store, subscriber_id: int) -> date | None:
     """The end of the newest window the subscriber's recorded digests cover (what the ledger passes to
     the schedule), read-only: previews must not depend on the delivery code being loaded."""
-    with store.read() as conn:
-        return conn.execute(select(func.max(digests.c.window_end))
-                             .where(digests.c.subscriber_id == subscriber_id)).scalar()
+    return ledger_sql.last_window_end(store, [subscriber_id]).get(subscriber_id)
 
 
 def next_digest(pf: Paperfeed, sub: Subscriber, now: datetime, builder: DigestBuilder | None = None) -> Digest:

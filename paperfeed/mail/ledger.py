@@ -5,8 +5,8 @@ Exactly once, as far as SMTP allows, comes from the order of writes:
   1. plan    a row (status `planned`, or `empty` when there is nothing to send) and its picks are
              committed BEFORE anything is sent; the unique (subscriber, period) makes a second planner
              (another process, a rerun) a no-op.
-  2. claim   one write transaction (BEGIN IMMEDIATE: the database's write lock is held from its first
-             statement) moves owed rows to `sending` with claimed_by = host:pid and a lease.  Two senders
+  2. claim   one write transaction (on SQLite BEGIN IMMEDIATE: the database's write lock is held from its
+             first statement) moves owed rows to `sending` with claimed_by = host:pid and a lease.  Two senders
              never claim the same row: the second one waits for the lock and then sees `sending`.
   3. send    then `mark_sent` commits right after the server's 250, one commit per message, nothing
              in between.  The only window left: the process dies after the 250 and before that commit.
@@ -17,6 +17,7 @@ Exactly once, as far as SMTP allows, comes from the order of writes:
 
 Transient failures go to `retry` with exponential backoff and jitter (`next_attempt_at`), so a run never
 sleeps for minutes; a permanent failure marks the digest `failed` and the subscriber `bounced`.
+The SQL of each step is in `paperfeed.store.ledger`.
 """
 
 from __future__ import annotations
@@ -29,16 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
-
 from paperfeed.mail.model import Digest, Period, Pick, message_id
-from paperfeed.mail.subscriptions import Subscriptions, _subscriber, utcnow
+from paperfeed.mail.subscriptions import Subscriptions, utcnow
+from paperfeed.store import ledger as sql
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import digest_items, digests, subscribers
 
-OWED = ("planned", "retry", "sending")
-_MARK_SENT = ("UPDATE digests SET status = 'sent', sent_at = ?, claimed_by = NULL, lease_until = NULL, "
-              "last_error = NULL WHERE id = ? AND status = 'sending'")
+OWED = sql.OWED
 STATUSES = ("planned", "sending", "sent", "empty", "retry", "failed")
 LEASE = timedelta(minutes=15)
 BACKOFF_BASE = timedelta(minutes=2)
@@ -106,27 +103,18 @@ class Ledger:
 
         def flush() -> None:
             nonlocal planned, empty, existing
-            with self.store.write() as conn:
-                for d in chunk:
-                    nothing = d.empty and not d.subscriber.prefs.send_empty
-                    res = conn.execute(insert(digests).prefix_with("OR IGNORE").values(
-                        subscriber_id=d.subscriber.id, period=d.period.key, window_start=d.period.window_start,
-                        window_end=d.period.window_end, due_at=d.period.due_at,
-                        status="empty" if nothing else "planned",
-                        message_id=message_id(d.subscriber.id, d.period.key, domain), attempts=0, created_at=now))
-                    if res.rowcount != 1:
-                        existing += 1
-                        continue
-                    did = res.inserted_primary_key[0]
-                    if d.picks:
-                        conn.execute(insert(digest_items), [
-                            {"digest_id": did, "subscriber_id": d.subscriber.id, "paper_pk": p.paper_pk,
-                             "section": p.section, "reason": p.reason, "position": i}
-                            for i, p in enumerate(d.picks)])
-                    if nothing:
-                        empty += 1
-                    else:
-                        planned += 1
+            rows = [sql.PlannedRow(
+                d.subscriber.id, d.period.key, d.period.window_start, d.period.window_end, d.period.due_at,
+                "empty" if d.empty and not d.subscriber.prefs.send_empty else "planned",
+                message_id(d.subscriber.id, d.period.key, domain),
+                [(p.paper_pk, p.section, p.reason) for p in d.picks]) for d in chunk]
+            for row, inserted in zip(rows, sql.plan_chunk(self.store, rows, now), strict=True):
+                if not inserted:
+                    existing += 1
+                elif row.status == "empty":
+                    empty += 1
+                else:
+                    planned += 1
             chunk.clear()
 
         for d in items:
@@ -139,27 +127,12 @@ class Ledger:
 
     def existing_periods(self, subscriber_ids: Sequence[int]) -> set[tuple[int, str]]:
         """(subscriber, period) pairs already in the ledger: the runner skips building them again."""
-        out: set[tuple[int, str]] = set()
-        ids = list(subscriber_ids)
-        with self.store.read() as conn:
-            for i in range(0, len(ids), _CHUNK):
-                rows = conn.execute(select(digests.c.subscriber_id, digests.c.period)
-                                    .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK])))
-                out.update((r[0], r[1]) for r in rows)
-        return out
+        return sql.existing_periods(self.store, subscriber_ids)
 
     def last_window_end(self, subscriber_ids: Sequence[int]) -> dict[int, date]:
         """The end of the newest window each subscriber's digests already cover (sent, owed or empty), so
         the schedule starts the next window there (a change of frequency never covers days twice)."""
-        out: dict[int, date] = {}
-        ids = list(subscriber_ids)
-        with self.store.read() as conn:
-            for i in range(0, len(ids), _CHUNK):
-                rows = conn.execute(select(digests.c.subscriber_id, func.max(digests.c.window_end))
-                                    .where(digests.c.subscriber_id.in_(ids[i:i + _CHUNK]))
-                                    .group_by(digests.c.subscriber_id))
-                out.update((sid, end) for sid, end in rows if end is not None)
-        return out
+        return sql.last_window_end(self.store, subscriber_ids)
 
     # -- 2. claim --------------------------------------------------------------------------------
 
@@ -171,94 +144,46 @@ class Ledger:
         now = now or utcnow()
         wall = utcnow()
         host = socket.gethostname()
-        with self.store.write() as conn:
-            owners = conn.execute(select(digests.c.claimed_by).where(digests.c.status == "sending")
-                                  .distinct()).scalars().all()
-            dead = [o for o in owners if o != self.owner and _owner_is_dead(o, host)]
-            abandoned = (digests.c.status == "sending") & (
-                (digests.c.lease_until < wall) | digests.c.claimed_by.in_(dead) | digests.c.claimed_by.is_(None))
-            owed = (digests.c.status == "planned") | \
-                ((digests.c.status == "retry") & (digests.c.next_attempt_at <= now)) | abandoned
-            rows = conn.execute(
-                select(digests.c.id, digests.c.subscriber_id, digests.c.message_id, digests.c.attempts,
-                       digests.c.status, subscribers.c.status.label("sub_status"))
-                .join(subscribers, subscribers.c.id == digests.c.subscriber_id)
-                .where(owed).order_by(digests.c.due_at, digests.c.id).limit(limit)).all()
-            gone = [r for r in rows if r.sub_status != "active"]
-            for r in gone:
-                conn.execute(update(digests).where(digests.c.id == r.id, digests.c.status.in_(OWED)).values(
-                    status="failed", claimed_by=None, lease_until=None,
-                    last_error=f"not sent: the subscriber is {r.sub_status}"))
-            take = [r for r in rows if r.sub_status == "active"]
-            if not take:
-                return []
-            # The status guard repeats what the lock already ensures: only owed rows are ever claimed.
-            conn.execute(update(digests).where(digests.c.id.in_([r.id for r in take]),
-                                               digests.c.status.in_(OWED))
-                         .values(status="sending", claimed_by=self.owner, lease_until=wall + self.lease,
-                                 attempts=digests.c.attempts + 1))
+        take = sql.claim(self.store, self.owner, limit, now, wall, wall + self.lease,
+                         lambda owner: _owner_is_dead(owner, host))
         return [Claim(r.id, r.subscriber_id, r.message_id, r.attempts + 1, r.status == "sending") for r in take]
 
     def renew(self, digest_ids: Sequence[int]) -> None:
         """Extend the lease of rows this process still holds (a long batch, a slow server)."""
-        now = utcnow()
-        with self.store.write() as conn:
-            conn.execute(update(digests).where(digests.c.id.in_(list(digest_ids)), digests.c.status == "sending",
-                                               digests.c.claimed_by == self.owner)
-                         .values(lease_until=now + self.lease))
+        sql.renew(self.store, self.owner, digest_ids, utcnow() + self.lease)
+
+    def release(self, claims: Sequence[Claim]) -> None:
+        """Give back claims this process will not attempt (config error, server down): planned again, or
+        abandoned `sending` again for a resend, so the next run's count of possible second copies stays right."""
+        sql.release(self.store, self.owner, {c.digest_id: c.resend for c in claims})
 
     # -- 3. record the outcome -------------------------------------------------------------------
 
     def mark_sent(self, digest_id: int, now: datetime | None = None) -> bool:
         """Right after the server's 250: its own commit, nothing else in the transaction."""
-        with self.store.write() as conn:
-            n = conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
-                             .values(status="sent", sent_at=now or utcnow(), claimed_by=None, lease_until=None,
-                                     last_error=None)).rowcount
-        return n == 1
+        return sql.finish(self.store, digest_id, "sent", sent_at=now or utcnow(), last_error=None)
 
     @contextmanager
     def sent_recorder(self) -> Iterator[Callable[[int], bool]]:
-        """`mark_sent` for a send loop, on one SQLite connection held for the whole loop: after a 250 the
-        process does only a prepared UPDATE and its COMMIT (tens of microseconds), with no pool checkout and no
-        SQL compilation, which keeps the 250 -> commit window as small as this design can make it."""
-        raw = self.store.engine.raw_connection()  # the engine's connect hook set WAL and manual transactions
-        cur = raw.cursor()
-
-        def record(digest_id: int) -> bool:
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.execute(_MARK_SENT, (utcnow().strftime("%Y-%m-%d %H:%M:%S.%f"), digest_id))
-                n = cur.rowcount
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            return n == 1
-
-        try:
+        """`mark_sent` for a send loop, on one connection held for the whole loop: after a 250 the process
+        does only a prepared UPDATE and its COMMIT (tens of microseconds), with no pool checkout and no SQL
+        compilation, which keeps the 250 -> commit window as small as this design can make it."""
+        with sql.sent_recorder(self.store) as record:
             yield record
-        finally:
-            cur.close()
-            raw.close()
 
     def mark_retry(self, digest_id: int, error: str, attempts: int, now: datetime | None = None,
                    rng: random.Random | None = None) -> str:
         """A transient failure: try again after a backoff; after MAX_ATTEMPTS give up.  The new status."""
         now = now or utcnow()
         status = "failed" if attempts >= MAX_ATTEMPTS else "retry"
-        with self.store.write() as conn:
-            conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
-                         .values(status=status, claimed_by=None, lease_until=None, last_error=error[:2000],
-                                 next_attempt_at=now + backoff(attempts, rng) if status == "retry" else None))
+        sql.finish(self.store, digest_id, status, last_error=error[:2000],
+                   next_attempt_at=now + backoff(attempts, rng) if status == "retry" else None)
         return status
 
     def mark_failed(self, digest_id: int, error: str, subscriber_id: int | None = None) -> None:
         """A permanent failure: the digest is not sent; with `subscriber_id`, the address is marked bounced
         (Subscriptions.mark_bounced) so no later digest is tried."""
-        with self.store.write() as conn:
-            conn.execute(update(digests).where(digests.c.id == digest_id, digests.c.status == "sending")
-                         .values(status="failed", claimed_by=None, lease_until=None, last_error=error[:2000]))
+        sql.finish(self.store, digest_id, "failed", last_error=error[:2000])
         if subscriber_id is not None:
             Subscriptions(self.store).mark_bounced(subscriber_id, error)
 
@@ -270,14 +195,8 @@ class Ledger:
     def load_many(self, digest_ids: Sequence[int]) -> dict[int, Digest]:
         """Digests rebuilt from the ledger (row + stored picks + the papers), so a resend renders the very
         message the first attempt rendered."""
-        ids = list(digest_ids)
-        with self.store.read() as conn:
-            rows = conn.execute(select(digests).where(digests.c.id.in_(ids))).all()
-            items = conn.execute(select(digest_items).where(digest_items.c.digest_id.in_(ids))
-                                 .order_by(digest_items.c.digest_id, digest_items.c.position)).all()
-            sub_ids = sorted({r.subscriber_id for r in rows})
-            people = {s.id: _subscriber(s) for s in conn.execute(
-                select(subscribers).where(subscribers.c.id.in_(sub_ids)))}
+        rows, items = sql.load_many(self.store, digest_ids)
+        people = Subscriptions(self.store).many([r.subscriber_id for r in rows])
         papers = self.store.get_many(sorted({i.paper_pk for i in items}))
         picks: dict[int, list[Pick]] = {}
         for i in items:
@@ -293,5 +212,4 @@ class Ledger:
         return out
 
     def status_counts(self) -> dict[str, int]:
-        with self.store.read() as conn:
-            return dict(conn.execute(select(digests.c.status, func.count()).group_by(digests.c.status)).all())
+        return sql.status_counts(self.store)

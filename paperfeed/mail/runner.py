@@ -12,9 +12,8 @@ database makes one process at a time do it, however many servers share the datab
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from pathlib import Path
+from typing import Any
 
-from sqlalchemy import update
-
+from paperfeed import diskio
+from paperfeed.config import locate
 from paperfeed.core import Paperfeed
 from paperfeed.mail.ledger import Claim, Ledger, PlanCounts
 from paperfeed.mail.links import Links
@@ -33,8 +32,8 @@ from paperfeed.mail.model import Digest
 from paperfeed.mail.settings import MailSettings
 from paperfeed.mail.smtp import Outcome, open_session
 from paperfeed.mail.subscriptions import Subscriptions, utcnow
+from paperfeed.settings import Settings, digest_interval
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import digests
 from paperfeed.store.secret import site_secret
 
 log = logging.getLogger(__name__)
@@ -104,16 +103,8 @@ def _default_renderer() -> Renderer:
 
 
 def _release(ledger: Ledger, claims: list[Claim]) -> None:
-    """Give back claims this process will not attempt (config error, server down): planned again, or
-    abandoned `sending` again for a resend, so the next run's count of possible second copies stays right."""
-    if not claims:
-        return
-    with ledger.store.write() as conn:
-        for c in claims:
-            conn.execute(update(digests).where(digests.c.id == c.digest_id, digests.c.status == "sending",
-                                               digests.c.claimed_by == ledger.owner)
-                         .values(status="sending" if c.resend else "planned", claimed_by=None, lease_until=None,
-                                 attempts=digests.c.attempts - 1))
+    """Give back claims this process will not attempt (config error, server down): see `Ledger.release`."""
+    ledger.release(claims)
 
 
 def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,
@@ -176,14 +167,16 @@ def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Ren
 
 
 def send_owed(store: Store, settings: MailSettings, now: datetime | None = None, *, connections: int = 1,
-              batch: int = 50, render: Renderer | None = None, ledger: Ledger | None = None) -> RunReport:
+              batch: int = 50, render: Renderer | None = None, ledger: Ledger | None = None,
+              secret: str | None = None) -> RunReport:
     """Send every owed digest (planned, retry that is due, abandoned by a dead process) over `connections`
     SMTP connections in parallel threads.  Each claim is atomic, so threads and processes never overlap.
-    Needs only the store (no search indexes), so a sender starts fast."""
+    Needs only the store (no search indexes), so a sender starts fast.  `secret`: the site's configured
+    signing secret (`Settings.secret`), else the one kept in the store, so emailed links work on the site."""
     now = now or utcnow()
     settings = settings.beside(store.path)  # no SMTP server configured: the outbox beside this database
     ledger = ledger or Ledger(store)
-    links = Links(site_secret(store), settings.base_url)
+    links = Links(site_secret(store, secret), settings.base_url)
     render = render or _default_renderer()
     report = RunReport()
     lock = threading.Lock()
@@ -208,26 +201,28 @@ def send_owed(store: Store, settings: MailSettings, now: datetime | None = None,
     return report
 
 
-def _send_in_process(db_path: Path, settings: MailSettings, now: datetime, connections: int) -> RunReport:
-    store = Store.open(db_path)
+def _send_in_process(where: Any, settings: MailSettings, now: datetime, connections: int,
+                     secret: str | None) -> RunReport:
+    store = Store.open(where)
     try:
-        return send_owed(store, settings, now, connections=connections)
+        return send_owed(store, settings, now, connections=connections, secret=secret)
     finally:
         store.close()
 
 
-def send_owed_in_processes(db_path: Path, settings: MailSettings, now: datetime | None = None, *,
-                           processes: int = 2, connections: int = 1) -> RunReport:
+def send_owed_in_processes(where: Any, settings: MailSettings, now: datetime | None = None, *,
+                           processes: int = 2, connections: int = 1, secret: str | None = None) -> RunReport:
     """`send_owed` in `processes` worker processes (each with `connections` SMTP connections).  Rendering a
     message costs more CPU than sending it, and threads share one interpreter lock, so this is how sending uses
-    several cores.  Safe for the same reason two `digest run` processes are: every claim is atomic."""
+    several cores.  Safe for the same reason two `digest run` processes are: every claim is atomic.
+    `where`: the database (a path, a URL or a `DbLocation`), handed to each process as an argument."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     now = now or utcnow()
     report = RunReport()
     with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_send_in_process, db_path, settings, now, connections) for _ in range(processes)]
+        futures = [pool.submit(_send_in_process, where, settings, now, connections, secret) for _ in range(processes)]
         for f in futures:
             report.add(f.result())
     return report
@@ -255,9 +250,11 @@ def run_due(pf: Paperfeed, settings: MailSettings, now: datetime | None = None, 
     if processes is None:
         processes = 1 if render is not None else auto_processes(ledger)
     if processes > 1:
-        report = send_owed_in_processes(pf.db_path, settings, now, processes=processes, connections=connections)
+        report = send_owed_in_processes(pf.location, settings, now, processes=processes, connections=connections,
+                                        secret=pf.settings.secret)
     else:
-        report = send_owed(pf.store, settings, now, connections=connections, render=render, ledger=ledger)
+        report = send_owed(pf.store, settings, now, connections=connections, render=render, ledger=ledger,
+                           secret=pf.settings.secret)
     report.planned, report.empty = counts.planned, counts.empty
     return report
 
@@ -266,30 +263,21 @@ def run_due(pf: Paperfeed, settings: MailSettings, now: datetime | None = None, 
 
 
 @contextmanager
-def run_lock(db_path: Path) -> Iterator[bool]:
-    """A non-blocking flock beside the database: True when this process holds it (and may run)."""
-    with open(db_path.parent / (db_path.name + ".digest.lock"), "a") as fh:
+def run_lock(where: Any) -> Iterator[bool]:
+    """A non-blocking flock for the database (`X.db.digest.lock` beside a SQLite file): True when this
+    process holds it (and may run)."""
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(diskio.file_lock(locate(where).lock_path("digest"), blocking=False))
+        except diskio.LockBusy:
             yield False
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        yield True
 
 
-def interval_minutes(env: dict[str, str] | None = None) -> float:
+def interval_minutes(env: dict[str, str]) -> float:
     """PAPERFEED_DIGEST_INTERVAL: minutes between scheduled runs in the server (default 5; 0 = off)."""
-    text = (env if env is not None else os.environ).get("PAPERFEED_DIGEST_INTERVAL", "5").strip() or "5"
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"PAPERFEED_DIGEST_INTERVAL must be a number of minutes, not {text!r}") from None
-    if value < 0:
-        raise ValueError("PAPERFEED_DIGEST_INTERVAL must be 0 (off) or more minutes")
-    return value
+    return digest_interval(env)
 
 
 class DigestScheduler:
@@ -314,7 +302,7 @@ class DigestScheduler:
 
     def run_once(self) -> RunReport | None:
         """One round, if no other process is running one; None when it was busy."""
-        with run_lock(self.pf.db_path) as mine:
+        with run_lock(self.pf.location) as mine:
             if not mine:
                 return None
             report = run_due(self.pf, self.settings, self.clock())
@@ -336,16 +324,14 @@ class DigestScheduler:
 
 
 def start_scheduler(pf: Paperfeed, env: dict[str, str] | None = None) -> DigestScheduler | None:
-    """What `paperfeed serve` calls: start the scheduled runs unless PAPERFEED_DIGEST_INTERVAL=0.  Malformed
+    """What `paperfeed serve` calls: start the scheduled runs unless the digest interval is 0.  Malformed
     settings (the interval, PAPERFEED_SMTP_*) leave digests off with an error in the log: the site still serves,
-    as it does when the subscribe form cannot send mail."""
-    source = env if env is not None else dict(os.environ)
-    try:
-        minutes = interval_minutes(source)
-        settings = MailSettings.from_env(source)
-    except ValueError as e:
-        log.error("email digests are off: %s", e)
+    as it does when the subscribe form cannot send mail.  The settings are the core's, or read from `env`."""
+    settings = pf.settings if env is None else Settings.from_env(env, db=pf.location)
+    problem = settings.digest_error or settings.mail_error
+    if problem or settings.mail is None:
+        log.error("email digests are off: %s", problem)
         return None
-    if minutes <= 0:
+    if settings.digest_interval <= 0:
         return None
-    return DigestScheduler(pf, settings, minutes).start()
+    return DigestScheduler(pf, settings.mail, settings.digest_interval).start()

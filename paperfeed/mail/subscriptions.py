@@ -15,18 +15,14 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
+from paperfeed.store import subscriptions as sql
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import follows, subscribers, users
 
 SECTIONS = ("trending", "searches", "follows", "similar")
 FREQUENCIES = ("daily", "weekly")
 FOLLOW_KINDS = ("search", "author", "category")
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
 MAX_FOLLOWS = 50
-_CHUNK = 500
 # One category (arXiv's `cs.CL`, `hep-th`, `cond-mat.mes-hall`, `q-bio.NC`, a library's `quantum`) or a
 # prefix `cs.*`: letters, digits, `-` and `_`, parts joined by dots.  `cs.CL cs.AI` is two follows.
 CATEGORY = re.compile(r"[A-Za-z0-9][\w-]*(\.[A-Za-z0-9][\w-]*)*(\.\*)?")
@@ -163,127 +159,69 @@ class Subscriptions:
             email = checked_address(email)
         except BadAddress as e:
             raise SubscriptionError(str(e)) from None
-        now = utcnow()
-        with self.store.write() as conn:
-            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
-            if row is not None:
-                if row.status == "unsubscribed":
-                    conn.execute(update(subscribers).where(subscribers.c.id == row.id)
-                                 .values(status="pending", unsubscribed_at=None,
-                                         link_version=subscribers.c.link_version + 1))
-                return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()), False
-            sid = conn.execute(insert(subscribers).values(
-                email=email, user_id=user_id, status="pending", created_at=now, **_prefs_values(prefs),
-            )).inserted_primary_key[0]
-            for f in dict.fromkeys(checked):
-                conn.execute(insert(follows).values(subscriber_id=sid, kind=f.kind, value=f.value, created_at=now))
-            return _subscriber(conn.execute(select(subscribers).where(subscribers.c.id == sid)).one()), True
+        row, created = sql.subscribe(self.store, email, _prefs_values(prefs), user_id,
+                                     [(f.kind, f.value) for f in dict.fromkeys(checked)])
+        return _subscriber(row), created
 
     def confirm(self, subscriber_id: int, version: int | None = None) -> Subscriber | None:
         """Activate a pending subscription (idempotent).  An unsubscribed or bounced one stays as it is:
         an old confirmation link must not undo an unsubscribe; nor may one issued before the latest
         unsubscribe / re-subscribe (`version`, from the link; None: the administrator vouches)."""
-        cond = [subscribers.c.id == subscriber_id, subscribers.c.status == "pending"]
-        if version is not None:
-            cond.append(subscribers.c.link_version == version)
-        with self.store.write() as conn:
-            conn.execute(update(subscribers).where(*cond).values(status="active", confirmed_at=utcnow()))
-            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        r = sql.set_status(self.store, subscriber_id, "active", only_from=("pending",), link_version=version,
+                           confirmed_at=utcnow())
         return _subscriber(r) if r is not None else None
 
     def unsubscribe(self, subscriber_id: int) -> Subscriber | None:
-        with self.store.write() as conn:
-            conn.execute(update(subscribers)
-                         .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_(("pending", "active")))
-                         .values(status="unsubscribed", unsubscribed_at=utcnow(),
-                                 link_version=subscribers.c.link_version + 1))
-            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        r = sql.set_status(self.store, subscriber_id, "unsubscribed", only_from=("pending", "active"),
+                           bump_link_version=True, unsubscribed_at=utcnow())
         return _subscriber(r) if r is not None else None
 
     def mark_bounced(self, subscriber_id: int, reason: str) -> None:
         """A permanent SMTP failure (5xx for this recipient): stop sending to the address."""
-        with self.store.write() as conn:
-            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
-                         .values(status="bounced", bounced_at=utcnow(), bounce_reason=reason[:2000]))
+        sql.set_status(self.store, subscriber_id, "bounced", bounced_at=utcnow(), bounce_reason=reason[:2000])
 
     def update_prefs(self, subscriber_id: int, prefs: Prefs) -> Subscriber | None:
         prefs = prefs.checked()
-        with self.store.write() as conn:
-            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
-                         .values(prefs_changed_at=utcnow(), **_prefs_values(prefs)))
-            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        r = sql.update_columns(self.store, subscriber_id, prefs_changed_at=utcnow(), **_prefs_values(prefs))
         return _subscriber(r) if r is not None else None
 
     def link_user(self, subscriber_id: int, user_id: int | None) -> None:
-        with self.store.write() as conn:
-            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(user_id=user_id))
+        sql.update_columns(self.store, subscriber_id, user_id=user_id)
 
     # -- follows -------------------------------------------------------------------------------------
 
     def add_follow(self, subscriber_id: int, kind: str, value: str) -> Follow:
         f = check_follow(kind, value)
-        with self.store.write() as conn:
-            n = len(conn.execute(select(follows.c.id).where(follows.c.subscriber_id == subscriber_id)).all())
-            if n >= MAX_FOLLOWS:
-                raise SubscriptionError(f"at most {MAX_FOLLOWS} searches, authors and categories per subscription")
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(follows).values(subscriber_id=subscriber_id, kind=f.kind, value=f.value,
-                                                        created_at=utcnow()))
-            except IntegrityError:
-                pass  # already followed: nothing to do
+        if not sql.add_follow(self.store, subscriber_id, f.kind, f.value, MAX_FOLLOWS):
+            raise SubscriptionError(f"at most {MAX_FOLLOWS} searches, authors and categories per subscription")
         return f
 
     def remove_follow(self, subscriber_id: int, kind: str, value: str) -> bool:
-        with self.store.write() as conn:
-            n = conn.execute(delete(follows).where(follows.c.subscriber_id == subscriber_id,
-                                                   follows.c.kind == kind, follows.c.value == value)).rowcount
-        return bool(n)
+        return sql.remove_follow(self.store, subscriber_id, kind, value)
 
     def follows_of(self, subscriber_ids: Sequence[int]) -> dict[int, list[Follow]]:
         """Follows per subscriber, in the order they were added."""
-        out: dict[int, list[Follow]] = {sid: [] for sid in subscriber_ids}
-        ids = list(subscriber_ids)
-        with self.store.read() as conn:
-            for i in range(0, len(ids), _CHUNK):
-                rows = conn.execute(select(follows.c.subscriber_id, follows.c.kind, follows.c.value)
-                                    .where(follows.c.subscriber_id.in_(ids[i:i + _CHUNK]))
-                                    .order_by(follows.c.subscriber_id, follows.c.id))
-                for sid, kind, value in rows:
-                    out[sid].append(Follow(kind, value))
-        return out
+        return {sid: [Follow(k, v) for k, v in fs] for sid, fs in sql.follows_of(self.store, subscriber_ids).items()}
 
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, subscriber_id: int) -> Subscriber | None:
-        with self.store.read() as conn:
-            r = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        r = sql.get(self.store, subscriber_id)
         return _subscriber(r) if r is not None else None
 
     def by_email(self, email: str) -> Subscriber | None:
-        with self.store.read() as conn:
-            r = conn.execute(select(subscribers).where(subscribers.c.email == normalise_email(email))).first()
+        r = sql.by_email(self.store, normalise_email(email))
         return _subscriber(r) if r is not None else None
 
     def for_user(self, user_id: int) -> Subscriber | None:
         """The subscription linked to an account, else the one under the account's email."""
-        with self.store.read() as conn:
-            r = conn.execute(select(subscribers).where(subscribers.c.user_id == user_id)).first()
-            if r is None:
-                email = conn.execute(select(users.c.email).where(users.c.id == user_id)).scalar()
-                if email is not None:
-                    r = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        r = sql.for_user(self.store, user_id)
         return _subscriber(r) if r is not None else None
+
+    def many(self, subscriber_ids: Sequence[int]) -> dict[int, Subscriber]:
+        return {r.id: _subscriber(r) for r in sql.many(self.store, subscriber_ids)}
 
     def iter_active(self, chunk: int = 5000) -> Iterator[list[Subscriber]]:
         """Active subscribers in id order, a chunk at a time (100,000 of them fit, but need not)."""
-        last = 0
-        while True:
-            with self.store.read() as conn:
-                rows = conn.execute(select(subscribers).where(subscribers.c.status == "active",
-                                                              subscribers.c.id > last)
-                                    .order_by(subscribers.c.id).limit(chunk)).all()
-            if not rows:
-                return
+        for rows in sql.iter_active(self.store, chunk):
             yield [_subscriber(r) for r in rows]
-            last = rows[-1].id

@@ -29,19 +29,19 @@ process (every web worker) reads for the status page; `pid` tells whether the wr
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paperfeed.config import MODEL_NAME, index_dir_for
+from paperfeed import diskio
+from paperfeed.config import MODEL_NAME, locate
 
 log = logging.getLogger(__name__)
 
@@ -56,42 +56,28 @@ class EmbedderBusy(RuntimeError):
     """Another process is embedding this database."""
 
 
-def lock_path(db_path: Path) -> Path:
-    return index_dir_for(Path(db_path)) / "embedder.lock"
+def lock_path(db_path: Any) -> Path:
+    return locate(db_path).embedder_lock
 
 
-def progress_path(db_path: Path) -> Path:
-    return index_dir_for(Path(db_path)) / "embedder.json"
+def progress_path(db_path: Any) -> Path:
+    return locate(db_path).embedder_progress
 
 
 @contextlib.contextmanager
 def embed_lock(db_path: Path, blocking: bool = True) -> Iterator[None]:
     """The one-embedder-per-database lock; raises `EmbedderBusy` when `blocking` is False and it is held."""
-    path = lock_path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise EmbedderBusy(f"another process is embedding {db_path}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            held.enter_context(diskio.file_lock(lock_path(db_path), blocking=blocking))
+        except diskio.LockBusy:
+            raise EmbedderBusy(f"another process is embedding {locate(db_path).display}") from None
+        yield
 
 
 def lock_held(db_path: Path) -> bool:
     """True when some process holds the embed lock (probed with a shared lock, released at once)."""
-    path = lock_path(db_path)
-    if not path.exists():
-        return False
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+    return diskio.lock_is_held(lock_path(db_path))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -132,16 +118,16 @@ class EmbedRun:
 class BackgroundEmbedder:
     """Embeds missing papers of one database in chunks and keeps its vector index in step."""
 
-    def __init__(self, db_path: Path, stop: threading.Event | Any | None = None, *, chunk: int | None = None,
+    def __init__(self, db_path: Any, stop: threading.Event | Any | None = None, *, chunk: int | None = None,
                  sync_every: float = SYNC_EVERY, poll: float = POLL, threads: int = 1, record_order: bool = False):
         from paperfeed.core import Paperfeed
 
-        self.db_path = Path(db_path)
+        self.pf = Paperfeed(db_path)  # settings, a location, or a database path
+        self.db_path = self.pf.location
         self.stop = stop if stop is not None else threading.Event()
-        self.chunk = chunk or int(os.environ.get("PAPERFEED_EMBED_CHUNK") or CHUNK)
+        self.chunk = chunk or self.pf.settings.embed_chunk
         self.sync_every, self.poll, self.threads = sync_every, poll, threads
         self.record_order = record_order
-        self.pf = Paperfeed(self.db_path)
         self._embedder = None
 
     def close(self) -> None:
@@ -151,11 +137,7 @@ class BackgroundEmbedder:
 
     def _write_progress(self, state: str, **facts: Any) -> None:
         rec = {"pid": os.getpid(), "state": state, "updated": time.time(), "chunk": self.chunk, **facts}
-        path = progress_path(self.db_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(rec))
-        os.replace(tmp, path)
+        diskio.atomic_write_text(progress_path(self.db_path), json.dumps(rec))
 
     # -- work -------------------------------------------------------------------------------------
 
@@ -269,7 +251,7 @@ class PipeStop:
         return self._set
 
 
-def _child_main(db_path: str, conn: Any) -> None:  # runs in the spawned process
+def _child_main(db_path: Any, conn: Any) -> None:  # runs in the spawned process
     import signal
 
     stop = PipeStop(conn)
@@ -278,12 +260,12 @@ def _child_main(db_path: str, conn: Any) -> None:  # runs in the spawned process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    threads = background_threads()
+    threads = getattr(db_path, "embed_threads", 0) or background_threads()  # Settings carry it; else the env
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     with contextlib.suppress(OSError):
         os.nice(NICE)
     logging.basicConfig(level=logging.WARNING, format="embedder: %(message)s")
-    bg = BackgroundEmbedder(Path(db_path), stop, threads=threads)
+    bg = BackgroundEmbedder(db_path, stop, threads=threads)
     try:
         bg.run_forever()
     finally:
@@ -293,8 +275,8 @@ def _child_main(db_path: str, conn: Any) -> None:  # runs in the spawned process
 class EmbedderProcess:
     """Runs `BackgroundEmbedder.run_forever` in a child process, restarts it if it dies, stops it on request."""
 
-    def __init__(self, db_path: Path, restart_delay: float = 5.0):
-        self.db_path = Path(db_path)
+    def __init__(self, db_path: Any, restart_delay: float = 5.0):
+        self.db_path = db_path  # settings, a location or a database path: handed to the child as it is
         self.restart_delay = restart_delay
         self._ctx = mp.get_context("spawn")
         self._stop_tx: Any = None
@@ -305,7 +287,7 @@ class EmbedderProcess:
 
     def _spawn(self) -> None:
         rx, tx = self._ctx.Pipe(duplex=False)
-        self._proc = self._ctx.Process(target=_child_main, args=(str(self.db_path), rx),
+        self._proc = self._ctx.Process(target=_child_main, args=(self.db_path, rx),
                                        name="paperfeed-embedder", daemon=True)
         self._proc.start()
         rx.close()  # the child holds the only read end: our close of tx (or our death) reaches it
@@ -357,7 +339,7 @@ class EmbedderProcess:
             self._stop_tx.close()
 
 
-def background_threads(env: dict[str, str] | os._Environ = os.environ) -> int:
+def background_threads(env: Mapping[str, str] = os.environ) -> int:
     """Intra-op threads of the background embedder: `PAPERFEED_EMBED_THREADS`, else every CPU this process
     may use (the child is niced, so the server still wins a contended core)."""
     from paperfeed.search.embedder import available_cpus
@@ -367,7 +349,3 @@ def background_threads(env: dict[str, str] | os._Environ = os.environ) -> int:
         return int(raw)
     return available_cpus()
 
-
-def background_enabled(env: dict[str, str] | os._Environ = os.environ) -> bool:
-    """`PAPERFEED_EMBED_IN_BACKGROUND=0` (or false/no/off) turns background embedding off."""
-    return env.get("PAPERFEED_EMBED_IN_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")

@@ -25,7 +25,6 @@ thread and then pick up the new folder (`generation` in the health file changes 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from paperfeed import diskio
 from paperfeed.store.papers import Store
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,8 @@ class DerivedIndex:
 
     def write_state(self, store: Store, seq: int) -> None:
         """Record the applied `seq`, atomically; called only after the index itself is durable."""
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"store_id": store.store_id, **self.identity, "seq": seq}))
-        os.replace(tmp, self._state_file)
+        state = {"store_id": store.store_id, **self.identity, "seq": seq}
+        diskio.atomic_write_text(self._state_file, json.dumps(state))
 
     def applied_seq(self, store: Store) -> int:
         s = self.state()
@@ -122,13 +121,8 @@ class DerivedIndex:
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
         """One writer per index across processes."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / (self.path.name + ".lock"), "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with diskio.file_lock(self.path.parent / (self.path.name + ".lock")):
+            yield
 
     # -- health -----------------------------------------------------------------------------------
 
@@ -142,10 +136,8 @@ class DerivedIndex:
 
     def _write_health(self, **facts: Any) -> None:
         rec = {**self.health(), "index": self.path.name, **facts}
-        tmp = self.health_file.with_name(f".{self.health_file.name}.{os.getpid()}.{threading.get_ident()}")
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps(rec))
-            os.replace(tmp, self.health_file)
+            diskio.atomic_write_text(self.health_file, json.dumps(rec))
 
     def rebuilding(self) -> bool:
         """True while this process's background rebuild (or its wait for another process's) runs."""

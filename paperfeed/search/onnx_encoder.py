@@ -62,7 +62,7 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     from paperfeed.config import default_db_path, index_dir_for
 
-    return index_dir_for(default_db_path()) / "onnx"
+    return index_dir_for(default_db_path(os.environ)) / "onnx"
 
 
 def graph_path(model_version: str) -> Path:

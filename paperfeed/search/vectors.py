@@ -25,7 +25,6 @@ ties are broken by key, so results are reproducible.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -43,6 +42,8 @@ import numpy as np
 # when faiss loads its OpenMP runtime, hence before the import; a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import faiss  # noqa: E402
+
+from paperfeed import diskio
 
 METRIC = "cos"
 DTYPES = ("f32", "f16", "i8")
@@ -244,18 +245,14 @@ class VectorIndex:
         """
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-            try:
-                with open(tmp, "wb") as f:
-                    self._write(f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            _atomic_write_text(self.meta_path, json.dumps(self.meta(), indent=2, sort_keys=True) + "\n")
-            _fsync_dir(self.path.parent)
+            diskio.atomic_replace_with(self.path, self._write_file)
+            diskio.atomic_write_text(self.meta_path, json.dumps(self.meta(), indent=2, sort_keys=True) + "\n",
+                                     durable=True)
             self._dirty = False
+
+    def _write_file(self, path: Path) -> None:
+        with open(path, "wb") as f:
+            self._write(f)
 
     def _write(self, f: BinaryIO) -> None:
         header = json.dumps({"dim": self.dim, "metric": self.metric, "dtype": self.dtype,
@@ -615,25 +612,3 @@ def _read_meta(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise VectorIndexError(f"{path}: index meta is not a JSON object")
     return meta
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the renames durable; some filesystems do not support fsync on a directory."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

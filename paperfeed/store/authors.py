@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -30,11 +31,12 @@ def papers_by_author(store: Store, name: str, normalise: Callable[[str], str], l
     if not wanted:
         return [], 0
     order = (papers.c.listed.desc(), papers.c.published.desc(), papers.c.id)
+    rows: list[Any]  # rows of either select below; only their pk and authors are read after
     with store.read() as conn:
         if candidates is None:
             needle = json.dumps(name.strip(), ensure_ascii=False)
-            rows = conn.execute(select(papers.c.pk, papers.c.authors)
-                                .where(papers.c.authors.contains(needle, autoescape=True)).order_by(*order)).all()
+            rows = list(conn.execute(select(papers.c.pk, papers.c.authors)
+                                     .where(papers.c.authors.contains(needle, autoescape=True)).order_by(*order)))
         else:
             rows = []
             for i in range(0, len(candidates), 500):

@@ -4,6 +4,12 @@ SQLite is run in WAL mode (readers never block the writer) and every write trans
 (a connection with the `write` execution option) starts with `BEGIN IMMEDIATE`, so
 concurrent writers queue on the lock (with a busy timeout) instead of failing half-way
 with "database is locked".
+
+PostgreSQL (psycopg 3) runs at READ COMMITTED, the server's default: writers are concurrent,
+and where order matters a statement takes the row lock it needs (the change counter, see
+`papers.py`; the ledger's claim, `FOR UPDATE SKIP LOCKED`).  Connections are checked before use
+(`pool_pre_ping`), so a server restart costs one reconnect, not an error.  Migrations take a
+transaction-scoped advisory lock, so two nodes starting at once migrate one after the other.
 """
 
 from __future__ import annotations
@@ -17,6 +23,24 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x70617065  # "pape": the advisory lock id two PostgreSQL nodes migrate under
+
+
+def open_engine(db: str) -> Engine:
+    """The engine for a database named by `paperfeed.config` rules: a SQLite path, or a PostgreSQL URL."""
+    from paperfeed.config import is_postgres, sqlite_path
+
+    if is_postgres(db):
+        return postgres_engine(db)
+    return sqlite_engine(sqlite_path(db))
+
+
+def postgres_engine(url: str) -> Engine:
+    """`postgresql://…` through psycopg 3 (the URL's driver is set to it)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url).set(drivername="postgresql+psycopg")
+    return create_engine(u, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def sqlite_engine(path: Path) -> Engine:
@@ -57,5 +81,9 @@ def migrate(engine: Engine) -> None:
     if current == head:
         return
     with engine.connect().execution_options(write=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":  # another node may be migrating: wait for it, then re-check
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

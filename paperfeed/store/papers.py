@@ -1,7 +1,23 @@
 """The store: the source of truth for papers, embeddings and small durable state.
 
-Written in SQLAlchemy Core so that a PostgreSQL backend only has to supply its own
-engine set-up (see `engine.py`); nothing here is SQLite-specific.
+Written in SQLAlchemy Core; what SQLite and PostgreSQL spell differently is in `dialect.py`,
+their engine set-up in `engine.py`.
+
+The change feed.  Every write of papers or embeddings stamps its rows with a new value of the
+store-wide counter `seq` (`next_seq`), and a derived index catches up by asking for "rows with
+seq > N" and then recording the high-water mark it read (`papers_seq` / `current_seq`).  That is
+only correct if seqs become visible in commit order: were a transaction holding seq 5 still
+open while one holding seq 6 commits, an index could read 6 as the mark, apply it, and never look
+at seq 5 again.  So a writer takes its seq with an UPDATE of the counter's row, which holds that
+row's write lock until the transaction ends; the next writer's UPDATE waits for it, and only
+then reads the committed value and adds one.  Hence, for seqs a < b, the transaction of a has
+ended (committed or rolled back) before b was even assigned, so when any reader sees b
+committed, every a < b that will ever exist is already visible: reading "everything after N"
+never skips a row.  On SQLite, writers are serialised anyway (BEGIN IMMEDIATE, `engine.py`);
+on PostgreSQL the counter's row lock does it, for writers of papers and embeddings only (votes,
+subscriptions and the ledger never take a seq and stay concurrent).  The price: those writers
+commit one at a time, as on SQLite.  `tests/test_store.py::test_change_feed_*` runs concurrent
+writers against a catching-up reader.
 """
 
 from __future__ import annotations
@@ -15,10 +31,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, Text, cast, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
+from paperfeed.config import DbLocation, locate
 from paperfeed.models import Paper, make_paper_id
-from paperfeed.store.engine import migrate, sqlite_engine
+from paperfeed.store import dialect
+from paperfeed.store.engine import migrate, open_engine
 from paperfeed.store.merge import can_merge_by_title, merge
 from paperfeed.store.schema import embeddings, kv, papers
 
@@ -70,18 +89,45 @@ def _row_values(p: Paper) -> dict:
     }
 
 
+class StoreConflict(Exception):
+    """A write broke a uniqueness rule of the store (e.g. two papers with one id); nothing of it was kept."""
+
+
+class PaperBatch:
+    """Papers written in one transaction under one change-counter value (see `Store.paper_batch`)."""
+
+    def __init__(self, store: Store, conn: Connection):
+        self.store, self.conn = store, conn
+        self._seq: int | None = None
+
+    @property
+    def seq(self) -> int:
+        if self._seq is None:
+            self._seq = self.store.next_seq(self.conn)
+        return self._seq
+
+    def upsert(self, batch: Sequence[Paper]) -> WriteCounts:
+        return self.store.upsert(self.conn, batch, self.seq)
+
+    def set_state(self, key: str, value: dict | None) -> None:
+        """Save state with the papers of this transaction (e.g. the harvest token of the page they came from)."""
+        self.store.set_state_in(self.conn, key, value)
+
+
 class Store:
     """Papers and their embeddings.  Writes go through `write()`: one transaction, whole or nothing."""
 
     def __init__(self, engine: Engine, path: Path | None = None):
         self.engine = engine
-        self.path = path
+        self.path = path  # the SQLite file; None for a server database
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        engine = sqlite_engine(path)
+    def open(cls, db: DbLocation | Path | str) -> Store:
+        """Open (and migrate) the database: a SQLite path, a `postgresql://` URL, or a `DbLocation`."""
+        location = locate(db)
+        engine = open_engine(location.db)
         migrate(engine)
-        store = cls(engine, path)
+        store = cls(engine, location.sqlite_path if location.is_sqlite else None)
         store._ensure_identity()
         return store
 
@@ -97,19 +143,29 @@ class Store:
             yield conn
 
     @contextmanager
+    def paper_batch(self) -> Iterator[PaperBatch]:
+        """A write transaction for papers: whole or nothing; a broken uniqueness rule is `StoreConflict`."""
+        try:
+            with self.write() as conn:
+                yield PaperBatch(self, conn)
+        except IntegrityError as e:
+            raise StoreConflict(str(e.orig)) from e
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     def next_seq(self, conn: Connection) -> int:
-        """A new value of the store-wide change counter (call inside a write transaction)."""
-        cur = conn.execute(select(kv.c.value).where(kv.c.key == "seq")).scalar()
-        nxt = int(cur or 0) + 1
-        if cur is None:
-            conn.execute(insert(kv).values(key="seq", value=str(nxt)))
-        else:
-            conn.execute(update(kv).where(kv.c.key == "seq").values(value=str(nxt)))
-        return nxt
+        """A new value of the store-wide change counter (call inside a write transaction, before its writes).
+
+        The increment is one UPDATE, which locks the counter's row until this transaction ends: writers
+        that take a seq commit in seq order (see the module docstring)."""
+        bumped = update(kv).where(kv.c.key == "seq").values(value=cast(cast(kv.c.value, Integer) + 1, Text))
+        if not conn.execute(bumped).rowcount:  # a store opened before the counter row was seeded at open
+            conn.execute(dialect.insert_ignore(conn, kv).values(key="seq", value="0"))
+            conn.execute(bumped)
+        return int(conn.execute(select(kv.c.value).where(kv.c.key == "seq")).scalar_one())
 
     def current_seq(self) -> int:
         with self.read() as conn:
@@ -118,17 +174,24 @@ class Store:
     def papers_seq(self) -> int:
         """The newest change to papers (not to embeddings): all the keyword index depends on.
 
-        Safe as a high-water mark because writers are serialised (`BEGIN IMMEDIATE`), so
-        changes commit in `seq` order and nothing below this value can still appear.
+        Safe as a high-water mark because changes commit in `seq` order (`next_seq`), so nothing
+        below this value can still appear.
         """
         with self.read() as conn:
             return int(conn.execute(select(func.max(papers.c.seq))).scalar() or 0)
 
     def _ensure_identity(self) -> None:
-        if self.get_state("store_id") is None:
+        """The store's identity and its change counter's row, created once (by whichever process opens
+        a new database first: the inserts skip a row another one made)."""
+        if self.get_state("store_id") is None or self._seq_row_missing():
             with self.write() as conn:
-                if conn.execute(select(kv.c.value).where(kv.c.key == "store_id")).scalar() is None:
-                    conn.execute(insert(kv).values(key="store_id", value=json.dumps({"id": uuid.uuid4().hex})))
+                conn.execute(dialect.insert_ignore(conn, kv).values(
+                    key="store_id", value=json.dumps({"id": uuid.uuid4().hex})))
+                conn.execute(dialect.insert_ignore(conn, kv).values(key="seq", value="0"))
+
+    def _seq_row_missing(self) -> bool:
+        with self.read() as conn:
+            return conn.execute(select(kv.c.key).where(kv.c.key == "seq")).first() is None
 
     @property
     def store_id(self) -> str:
@@ -177,11 +240,12 @@ class Store:
             by_title.setdefault(p.title_key, []).append(pk)
         out: dict[int, tuple[int, Paper]] = {}
         for i, p in enumerate(batch):
-            pk = by_id.get(p.id) or (p.arxiv_id and by_aid.get(p.arxiv_id)) or (p.doi and by_doi.get(p.doi))
-            if not pk:
-                pk = next((c for c in sorted(by_title.get(p.title_key, [])) if can_merge_by_title(rows[c], p)), None)
-            if pk:
-                out[i] = (pk, rows[pk])
+            found = by_id.get(p.id) or (p.arxiv_id and by_aid.get(p.arxiv_id)) or (p.doi and by_doi.get(p.doi))
+            if not found:
+                found = next((c for c in sorted(by_title.get(p.title_key, [])) if can_merge_by_title(rows[c], p)),
+                             None)
+            if found:
+                out[i] = (found, rows[found])
         return out
 
     def upsert(self, conn: Connection, batch: Sequence[Paper], seq: int) -> WriteCounts:
@@ -319,7 +383,8 @@ class Store:
     def missing_embeddings(self, model: str, limit: int | None = None) -> list[tuple[str, str, str]]:
         """(content_hash, title, abstract) of texts with no embedding yet, newest listed first."""
         q = (
-            select(papers.c.content_hash, papers.c.title, papers.c.abstract)
+            # one row per text: papers with one content hash have one title and abstract (min() picks it)
+            select(papers.c.content_hash, func.min(papers.c.title), func.min(papers.c.abstract))
             .outerjoin(
                 embeddings,
                 (embeddings.c.content_hash == papers.c.content_hash) & (embeddings.c.model == model),
@@ -356,8 +421,21 @@ class Store:
                 for h, v in items
             ]
             if rows:
-                conn.execute(insert(embeddings).prefix_with("OR REPLACE", dialect="sqlite"), rows)
+                conn.execute(dialect.insert_replace(conn, embeddings, ("content_hash", "model")), rows)
         return seq
+
+    def vectors_of(self, model: str, pks: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored embedding of each paper (as saved, float32; papers not embedded are absent)."""
+        out: dict[int, np.ndarray] = {}
+        with self.read() as conn:
+            for i in range(0, len(pks), _LOOKUP_CHUNK):
+                q = (select(papers.c.pk, embeddings.c.vector)
+                     .join(embeddings, (embeddings.c.content_hash == papers.c.content_hash)
+                           & (embeddings.c.model == model))
+                     .where(papers.c.pk.in_(list(pks[i:i + _LOOKUP_CHUNK]))))
+                for pk, blob in conn.execute(q):
+                    out[pk] = np.frombuffer(blob, dtype=np.float32)
+        return out
 
     def iter_vectors_changed(
         self, model: str, since_seq: int, chunk: int = 5000

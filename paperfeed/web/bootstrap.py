@@ -9,18 +9,18 @@ background thread, so the site answers at once and the papers appear when the in
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 
 from paperfeed.core import Paperfeed
 from paperfeed.ingestion.pipeline import IngestReport, ingest_paths
+from paperfeed.settings import Settings, split_sources
 
 log = logging.getLogger(__name__)
 
 
-def configured_sources(env: Mapping[str, str] = os.environ) -> list[str]:
-    return [s.strip() for s in env.get("PAPERFEED_SOURCES", "").split(",") if s.strip()]
+def configured_sources(env: Mapping[str, str]) -> list[str]:
+    return list(split_sources(env.get("PAPERFEED_SOURCES", "")))
 
 
 def ingest_if_empty(pf: Paperfeed, sources: list[str]) -> IngestReport | None:
@@ -47,14 +47,10 @@ def start_background_ingest(pf: Paperfeed, sources: list[str]) -> threading.Thre
 
 # -- several worker processes ------------------------------------------------------------------------
 
-WORKERS_ENV = "PAPERFEED_WEB_WORKERS"
-
-
-def create_worker_app():  # type: ignore[no-untyped-def]
-    """App factory for `uvicorn --workers N` (each worker process calls it): the database named by
-    $PAPERFEED_DB (rate limits live in the store, so every worker shares them).  Background work (ingest,
+def create_worker_app(settings: Settings):  # type: ignore[no-untyped-def]
+    """App factory for each of `serve --workers N`'s worker processes (`settings` arrives pickled): the
+    same database (rate limits live in the store, so every worker shares them).  Background work (ingest,
     embedding) is never started here: the `serve` process that supervises the workers runs it once."""
     from paperfeed.web import create_app
-    from paperfeed.web.settings import WebSettings
 
-    return create_app(Paperfeed(), WebSettings())
+    return create_app(Paperfeed(settings), settings.web)

@@ -11,11 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
-
 from paperfeed.models import Paper
-from paperfeed.store.papers import Store, paper_from_row
-from paperfeed.store.schema import papers, submissions
+from paperfeed.store import listings
+from paperfeed.store.papers import Store
 
 
 class PeriodError(ValueError):
@@ -116,41 +114,19 @@ def submission_day_problem(day: date, today: date | None = None) -> str | None:
 
 def latest_day(store: Store) -> date:
     """The newest listing day in the store (today when it is empty): the default daily page."""
-    with store.read() as conn:  # max() alone walks one end of the index; min() and max() together scan it
-        last = conn.execute(select(func.max(papers.c.listed))).scalar()
-    return last or date.today()
-
-
-def _in_period(period: Period):  # type: ignore[no-untyped-def]
-    submitted = select(submissions.c.paper_pk).where(submissions.c.day.between(period.start, period.end))
-    return or_(papers.c.listed.between(period.start, period.end), papers.c.pk.in_(submitted))
+    return listings.latest_listed(store) or date.today()
 
 
 def list_period(store: Store, period: Period, limit: int, offset: int) -> tuple[list[tuple[int, Paper]], int]:
     """One page of the period's papers as (pk, paper), and how many papers the period has in all."""
-    cond = _in_period(period)
-    with store.read() as conn:
-        total = int(conn.execute(select(func.count()).select_from(papers).where(cond)).scalar() or 0)
-        rows = conn.execute(
-            select(papers).where(cond)
-            .order_by(papers.c.listed.desc(), papers.c.published.desc(), papers.c.id)
-            .limit(limit).offset(offset)
-        ).all()
-    return [(r.pk, paper_from_row(r)) for r in rows], total
+    return listings.list_period(store, period.start, period.end, limit, offset)
 
 
 def period_pks(store: Store, period: Period) -> list[int]:
     """Every paper pk of the period in the list's own order (for re-sorting, e.g. by trending)."""
-    with store.read() as conn:
-        return list(conn.execute(
-            select(papers.c.pk).where(_in_period(period))
-            .order_by(papers.c.listed.desc(), papers.c.published.desc(), papers.c.id)
-        ).scalars())
+    return listings.period_pks(store, period.start, period.end)
 
 
 def neighbour_days(store: Store, day: date) -> tuple[date | None, date | None]:
     """The nearest earlier and later days that have papers (weekends and holidays have none)."""
-    with store.read() as conn:
-        prev = conn.execute(select(func.max(papers.c.listed)).where(papers.c.listed < day)).scalar()
-        nxt = conn.execute(select(func.min(papers.c.listed)).where(papers.c.listed > day)).scalar()
-    return prev, nxt
+    return listings.neighbour_days(store, day)

@@ -18,10 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-
+from paperfeed.store import community as community_sql
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import submissions, votes
 
 # Per process and random: paper text cannot hold it (a fixed "\x00csrf\x00" could be planted in a title or a
 # link, and then printed each visitor's CSRF token there).  Each worker has its own cache, so its own value.
@@ -32,13 +30,7 @@ T = TypeVar("T")
 
 def community_version(store: Store) -> tuple:
     """Changes whenever a vote or a submission is added or removed (one cheap, indexed query)."""
-    with store.read() as conn:
-        return tuple(conn.execute(select(
-            select(func.count()).select_from(votes).scalar_subquery(),
-            select(func.max(votes.c.created_at)).scalar_subquery(),
-            select(func.count()).select_from(submissions).scalar_subquery(),
-            select(func.max(submissions.c.created_at)).scalar_subquery(),
-        )).one())
+    return community_sql.community_version(store)
 
 
 def data_version(store: Store) -> tuple:

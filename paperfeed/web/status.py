@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from paperfeed.core import Paperfeed
-from paperfeed.search.background import background_enabled, read_progress
+from paperfeed.search.background import read_progress
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.web.context import render, web
 
@@ -111,7 +111,7 @@ def status_facts(pf: Paperfeed) -> dict[str, Any]:
     pf.engine.semantic.reload_if_stale(pf.store)  # count what the embedder saved, not an older copy
     s = pf.status()
     coverage = pf.engine.semantic_coverage() if not pf.engine.lexical.rebuilding() else None
-    prog = read_progress(pf.db_path)
+    prog = read_progress(pf.location)
     missing = max(s.papers - s.embedded, 0)
     running = bool(prog.get("running"))
     rate = prog.get("rate") if running and prog.get("state") == "embedding" else None
@@ -122,7 +122,7 @@ def status_facts(pf: Paperfeed) -> dict[str, Any]:
         "vectors": s.vectors, "keyword_fresh": s.keyword_fresh, "vectors_fresh": s.vectors_fresh,
         "store_seq": s.store_seq, "papers_seq": s.papers_seq, "keyword_seq": s.keyword_seq,
         "vector_seq": s.vector_seq, "first_day": s.first_day, "last_day": s.last_day,
-        "embedder": {"enabled": background_enabled(os.environ), "running": running, "state": prog.get("state"),
+        "embedder": {"enabled": pf.settings.embed_in_background, "running": running, "state": prog.get("state"),
                      "rate": round(rate, 2) if rate else None,
                      "eta_seconds": round(eta, 1) if eta is not None else None,
                      "updated": prog.get("updated")},
