@@ -38,10 +38,10 @@ DAMAGE = {
     "garbage meta.json": (lambda d: (d / "lexical" / "meta.json").write_text("{not json"), "keyword", True),
     "empty segment file": (lambda d: _segment(d).write_bytes(b""), "keyword", True),
     "missing keyword folder": (lambda d: shutil.rmtree(d / "lexical"), "keyword", False),
-    "empty vector file": (lambda d: (d / "semantic" / "vectors.usearch").write_bytes(b""), "vector", True),
-    "garbage vector file": (lambda d: (d / "semantic" / "vectors.usearch").write_bytes(b"\x07garbage" * 999),
+    "empty vector file": (lambda d: (d / "semantic" / "vectors.faiss").write_bytes(b""), "vector", True),
+    "garbage vector file": (lambda d: (d / "semantic" / "vectors.faiss").write_bytes(b"\x07garbage" * 999),
                             "vector", True),
-    "garbage vector meta": (lambda d: (d / "semantic" / "vectors.usearch.meta.json").write_text("[1,"),
+    "garbage vector meta": (lambda d: (d / "semantic" / "vectors.faiss.meta.json").write_text("[1,"),
                             "vector", True),
     "missing vector folder": (lambda d: shutil.rmtree(d / "semantic"), "vector", False),
 }

@@ -168,7 +168,8 @@ async def api_similar(request: Request, paper_id: str,
         entries = w.entries([(r.pk, r.paper) for r in results], None)
         return PaperList.model_validate([paper_out(e.paper, e) for e in entries])
 
-    return await cached_json(request, ("similar", paper_id, limit), build,
+    # the index state is part of the key: an answer given while an index heals is not served after it
+    return await cached_json(request, ("similar", paper_id, limit, *w.pf.engine.index_version()), build,
                              on_miss=lambda: limit_costly(request, "similar"))
 
 
