@@ -3,7 +3,7 @@ they were opened with.
 
 The core knows nothing of background work: `paperfeed.search.background` drives a core (it opens one
 in its own process), never the other way round; the one thing both need, the one-embedder-per-database
-lock, is a file in the index directory (`DbLocation.embedder_lock`) taken through `paperfeed.diskio`.
+claim, is taken through `paperfeed.store.jobs` (a file lock on SQLite, an advisory lock on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed import diskio
 from paperfeed.config import MODEL_NAME, DbLocation
 from paperfeed.search.hybrid import SearchEngine
 from paperfeed.settings import Settings
+from paperfeed.store import jobs
 from paperfeed.store.papers import Store
 
 Progress = Callable[[int, int], None]
@@ -76,7 +76,7 @@ class Paperfeed:
 
     def embed(self, progress: Progress | None = None, limit: int | None = None) -> int:
         """Embed missing papers; waits while another process (e.g. a server's background embedder) embeds."""
-        with diskio.file_lock(self.location.embedder_lock):
+        with jobs.claim(self.location, jobs.EMBED):
             return self.engine.semantic.embed_missing(self.store, progress, limit)
 
     def refresh_vector_index(self, progress: Progress | None = None, rebuild: bool = False) -> int:

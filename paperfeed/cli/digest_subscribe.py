@@ -57,7 +57,7 @@ def subscribe(
         raise UserError(str(e)) from None
     settings = mail_settings()
     pf = open_core(ctx.find_root().params.get("db"))
-    settings = settings.beside(pf.db_path)  # no SMTP server configured: the outbox beside the database
+    settings = settings.beside(pf.location)  # no SMTP server configured: the outbox of this database
     try:
         subs = Subscriptions(pf.store)
         sub, created = subs.subscribe(email, prefs, follows_=follows)

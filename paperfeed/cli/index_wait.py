@@ -52,12 +52,12 @@ def holder(db_path) -> tuple[str, int | None]:  # type: ignore[no-untyped-def]
 def wait_for_other_embedder(pf: Paperfeed, limit: int | None, bar: Callable[[str], Progress], err: Console,
                             poll: float = POLL) -> Waited | None:
     """None when no other process holds the embed lock; else wait as described above."""
-    if not lock_held(pf.db_path):
+    if not lock_held(pf.location):
         return None
     store = pf.store
     papers, start = store.count(), store.count_embedded(MODEL_NAME)
     target = papers if limit is None else min(papers, start + limit)
-    who, pid = holder(pf.db_path)
+    who, pid = holder(pf.location)
     facts = ([f"pid {pid}"] if pid else []) + [f"{start:,}/{papers:,} embedded"]
     err.print(f"waiting for {who} ({', '.join(facts)}) …", markup=False, highlight=False, soft_wrap=True)
     if pid:
@@ -70,11 +70,11 @@ def wait_for_other_embedder(pf: Paperfeed, limit: int | None, bar: Callable[[str
         task = progress.add_task("embedded by the server", total=target, completed=embedded)
         while True:
             embedded = store.count_embedded(MODEL_NAME)
-            rate = read_progress(pf.db_path).get("rate")
+            rate = read_progress(pf.location).get("rate")
             desc = "embedded by the server" + (f" ({rate:.1f} papers/s)" if isinstance(rate, int | float) else "")
             progress.update(task, completed=min(embedded, target), description=desc)
             if embedded >= target:
                 return Waited(True, embedded, store.count(), target, who)
-            if not lock_held(pf.db_path):  # its backlog ended (or it stopped): `index` does the rest itself
+            if not lock_held(pf.location):  # its backlog ended (or it stopped): `index` does the rest itself
                 return Waited(False, embedded, store.count(), target, who)
             time.sleep(poll)

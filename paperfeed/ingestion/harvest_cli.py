@@ -17,6 +17,7 @@ from paperfeed.ingestion.errors import IngestError, RecordError, RecordWarning
 from paperfeed.ingestion.pipeline import IngestReport, InputReport, StrictModeError
 from paperfeed.ingestion.polite_http import PoliteClient
 from paperfeed.models import Paper
+from paperfeed.store import jobs
 from paperfeed.store.papers import Store
 
 OAI_URL = "https://oaipmh.arxiv.org/oai"
@@ -79,6 +80,10 @@ def harvest(pf, category: str | None, since: date | None, until: date | None, en
     since = since or date.today() - timedelta(days=1)
     url = base_url or (OAI_URL if endpoint == "oai" else API_URL)
     err.print(f"harvesting {category} from {url} since {since} (one request every {interval:g}s)", highlight=False)
-    with PoliteClient(interval=interval) as client:
-        rep = harvest_into(pf.store, category, since, until, endpoint, url, client, strict)
+    try:  # one harvester per category and database, whichever node runs it (store/jobs.py)
+        with jobs.claim(pf.location, f"{jobs.HARVEST}:{category}", blocking=False), \
+                PoliteClient(interval=interval) as client:
+            rep = harvest_into(pf.store, category, since, until, endpoint, url, client, strict)
+    except jobs.JobBusy:
+        raise IngestError(f"another process is already harvesting {category} into this database") from None
     return IngestReport([rep])

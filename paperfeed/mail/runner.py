@@ -6,8 +6,9 @@ Two phases, so that a crash anywhere loses nothing:
   send  claim a batch, rebuild and render its messages (all the work that can fail or take time), then for
         each message: SMTP transaction, and on 250 the ledger commit at once, nothing in between.
 
-The server runs the same thing on a schedule (`DigestScheduler`, a daemon thread); an flock beside the
-database makes one process at a time do it, however many servers share the database.
+The server runs the same thing on a schedule (`DigestScheduler`, a daemon thread); a job claim
+(an flock beside a SQLite file, an advisory lock on PostgreSQL: store/jobs.py) makes one process at a
+time do it, however many servers (nodes) share the database.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from paperfeed import diskio
 from paperfeed.config import locate
 from paperfeed.core import Paperfeed
 from paperfeed.mail.ledger import Claim, Ledger, PlanCounts
@@ -33,6 +33,7 @@ from paperfeed.mail.settings import MailSettings
 from paperfeed.mail.smtp import Outcome, open_session
 from paperfeed.mail.subscriptions import Subscriptions, utcnow
 from paperfeed.settings import Settings, digest_interval
+from paperfeed.store import jobs
 from paperfeed.store.papers import Store
 from paperfeed.store.secret import site_secret
 
@@ -174,7 +175,7 @@ def send_owed(store: Store, settings: MailSettings, now: datetime | None = None,
     Needs only the store (no search indexes), so a sender starts fast.  `secret`: the site's configured
     signing secret (`Settings.secret`), else the one kept in the store, so emailed links work on the site."""
     now = now or utcnow()
-    settings = settings.beside(store.path)  # no SMTP server configured: the outbox beside this database
+    settings = settings.beside(store.location or store.path)  # no SMTP server: the outbox of this database/node
     ledger = ledger or Ledger(store)
     links = Links(site_secret(store, secret), settings.base_url)
     render = render or _default_renderer()
@@ -264,12 +265,12 @@ def run_due(pf: Paperfeed, settings: MailSettings, now: datetime | None = None, 
 
 @contextmanager
 def run_lock(where: Any) -> Iterator[bool]:
-    """A non-blocking flock for the database (`X.db.digest.lock` beside a SQLite file): True when this
-    process holds it (and may run)."""
+    """The digest job, not waited for (store/jobs.py: `X.db.digest.lock` beside a SQLite file, an advisory lock
+    on PostgreSQL, so one node of several runs the digests): True when this process holds it (and may run)."""
     with contextlib.ExitStack() as held:
         try:
-            held.enter_context(diskio.file_lock(locate(where).lock_path("digest"), blocking=False))
-        except diskio.LockBusy:
+            held.enter_context(jobs.claim(locate(where), jobs.DIGEST, blocking=False))
+        except jobs.JobBusy:
             yield False
             return
         yield True

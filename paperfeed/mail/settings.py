@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -47,13 +48,20 @@ class MailSettings:
     def uses_outbox(self) -> bool:
         return self.outbox is not None
 
-    def beside(self, db_path: Path | str | None) -> MailSettings:
-        """These settings with the outbox named for database `db_path` (no change when SMTP is configured)."""
-        if self.outbox != BESIDE_DB or db_path is None:
+    def beside(self, db: Any) -> MailSettings:
+        """These settings with the outbox named for database `db` (no change when SMTP is configured): a SQLite
+        path (or its `DbLocation`) -> `<db>.outbox/` beside the file; a PostgreSQL `DbLocation` -> `outbox/` in
+        this node's index directory (a server database has no "beside"; each node keeps its own outbox)."""
+        if self.outbox != BESIDE_DB or db is None:
             return self
+        from paperfeed.config import DbLocation
         from paperfeed.mail.outbox import outbox_dir
 
-        return replace(self, outbox=str(outbox_dir(Path(db_path))))
+        if isinstance(db, DbLocation):
+            if not db.is_sqlite:
+                return replace(self, outbox=str(db.index_dir / "outbox"))
+            db = db.sqlite_path
+        return replace(self, outbox=str(outbox_dir(Path(db))))
 
     @property
     def transport(self) -> str:

@@ -13,10 +13,11 @@ server's nice-0 threads ~90% of a contended core, so niceness, not a thread coun
 nothing.  It yields (sleeps briefly) between chunks.  It is started with the `spawn` method: forking a process that
 already runs uvicorn threads or has torch loaded is unsafe.
 
-Exactly one embedder works on a database at a time, across processes: it holds an exclusive
-`flock` on `<db>.indexes/embedder.lock` while it has a backlog (`paperfeed index` takes the same
-lock through `Paperfeed.embed`).  When there is nothing to embed it releases the lock and polls the
-store's change counter, so papers ingested later (a submit, an ingest) are picked up.
+Exactly one embedder works on a database at a time, across processes and nodes: it holds the `embed`
+job (store/jobs.py: on SQLite an exclusive `flock` on `<db>.indexes/embedder.lock`, on PostgreSQL an
+advisory lock that dies with its holder's session, so another node takes over) while it has a backlog
+(`paperfeed index` takes the same claim through `Paperfeed.embed`).  When there is nothing to embed it
+releases the lock and polls the store's change counter, so papers ingested later (a submit, an ingest) are picked up.
 
 Crash-safety costs nothing extra: embeddings are committed per chunk, keyed by content hash in
 the store, and the vector index is derived from them (it records the store `seq` it applied), so
@@ -42,6 +43,7 @@ from typing import Any
 
 from paperfeed import diskio
 from paperfeed.config import MODEL_NAME, locate
+from paperfeed.store import jobs
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +67,20 @@ def progress_path(db_path: Any) -> Path:
 
 
 @contextlib.contextmanager
-def embed_lock(db_path: Path, blocking: bool = True) -> Iterator[None]:
-    """The one-embedder-per-database lock; raises `EmbedderBusy` when `blocking` is False and it is held."""
+def embed_lock(db_path: Any, blocking: bool = True) -> Iterator[None]:
+    """The one-embedder-per-database claim (store/jobs.py: an flock on SQLite, an advisory lock on PostgreSQL,
+    so one node of several embeds); raises `EmbedderBusy` when `blocking` is False and it is held."""
     with contextlib.ExitStack() as held:
         try:
-            held.enter_context(diskio.file_lock(lock_path(db_path), blocking=blocking))
-        except diskio.LockBusy:
+            held.enter_context(jobs.claim(locate(db_path), jobs.EMBED, blocking=blocking))
+        except jobs.JobBusy:
             raise EmbedderBusy(f"another process is embedding {locate(db_path).display}") from None
         yield
 
 
-def lock_held(db_path: Path) -> bool:
-    """True when some process holds the embed lock (probed with a shared lock, released at once)."""
-    return diskio.lock_is_held(lock_path(db_path))
+def lock_held(db_path: Any) -> bool:
+    """True when some process (on any node) holds the embed claim (probed, released at once)."""
+    return jobs.held(locate(db_path), jobs.EMBED)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -201,9 +204,9 @@ class BackgroundEmbedder:
                 seq = store.current_seq()
                 if seq != seen:
                     if lock_held(self.db_path):
-                        self._write_progress("waiting")  # another process embeds this database
-                        with embed_lock(self.db_path):  # blocks until it is done
-                            pass
+                        self._write_progress("waiting")  # another process (or node) embeds this database
+                        while not self.stop.is_set() and lock_held(self.db_path):  # until it is done or dies
+                            self.stop.wait(self.poll)
                         continue
                     try:
                         run = self.run_backlog(blocking=False)

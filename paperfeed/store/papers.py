@@ -120,6 +120,7 @@ class Store:
     def __init__(self, engine: Engine, path: Path | None = None):
         self.engine = engine
         self.path = path  # the SQLite file; None for a server database
+        self.location: DbLocation | None = None  # set by `open`: where the outbox and job claims live
 
     @classmethod
     def open(cls, db: DbLocation | Path | str) -> Store:
@@ -128,6 +129,7 @@ class Store:
         engine = open_engine(location.db)
         migrate(engine)
         store = cls(engine, location.sqlite_path if location.is_sqlite else None)
+        store.location = location
         store._ensure_identity()
         return store
 

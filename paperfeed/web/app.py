@@ -110,7 +110,7 @@ class HeadAsGet:
 def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     if settings.mail is not None:  # no SMTP server configured: mail goes to the outbox beside this database
-        settings.mail = settings.mail.beside(pf.db_path)
+        settings.mail = settings.mail.beside(pf.location)
     app = FastAPI(title="paperfeed", summary="Research papers: daily lists, search, trending.",
                   version="0.1.0", docs_url=None, redoc_url=None)
     add_offline_docs(app)

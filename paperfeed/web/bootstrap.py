@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from paperfeed.core import Paperfeed
 from paperfeed.ingestion.pipeline import IngestReport, ingest_paths
 from paperfeed.settings import Settings, split_sources
+from paperfeed.store import jobs
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,14 @@ def ingest_if_empty(pf: Paperfeed, sources: list[str]) -> IngestReport | None:
     """Ingest `sources` and index them for keywords when the store has no papers; else do nothing."""
     if not sources or pf.store.count() > 0:
         return None
-    report = ingest_paths(pf.store, sources)
+    try:  # several nodes starting at once over one empty database: one ingests (store/jobs.py), the others serve
+        with jobs.claim(pf.location, jobs.INGEST, blocking=False):
+            if pf.store.count() > 0:  # another node finished it while we started
+                return None
+            report = ingest_paths(pf.store, sources)
+    except jobs.JobBusy:
+        log.warning("PAPERFEED_SOURCES: another node is ingesting them into this database")
+        return None
     for inp in report.inputs:
         if inp.failure:
             log.error("PAPERFEED_SOURCES: %s: %s", inp.source, inp.failure)
