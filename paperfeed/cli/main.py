@@ -314,12 +314,17 @@ def main() -> None:
     from paperfeed.cli.quiet import quiet_model_loading
     from paperfeed.ingestion.errors import IngestError
     from paperfeed.search.query import QueryError
+    from paperfeed.store.engine import UNAVAILABLE, DatabaseUnavailable, describe
 
     quiet_model_loading()  # before anything imports transformers; inherited by workers and the embedder
     try:
         app()
     except (UserError, IngestError, QueryError) as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)  # one line, however long
+        sys.exit(1)
+    except UNAVAILABLE as e:  # PostgreSQL down or unreachable (at start: Store.open says which database)
+        line = str(e) if isinstance(e, DatabaseUnavailable) else f"the database is unavailable: {describe(e)}"
+        err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     finally:
         pf = _state.get("pf")

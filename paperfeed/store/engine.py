@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x70617065  # "pape": the advisory lock id two PostgreSQL nodes migrate under
@@ -35,12 +35,37 @@ def open_engine(db: str) -> Engine:
     return sqlite_engine(sqlite_path(db))
 
 
-def postgres_engine(url: str) -> Engine:
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (server down, refused, timed out) or every pooled connection is busy."""
+
+
+# What "the database is unavailable" looks like from SQLAlchemy: a failed connect or a connection lost mid-query
+# (OperationalError, also what SQLite raises for a locked file past its busy timeout), a dropped connection
+# (DisconnectionError), and a pool with no free connection within POOL_TIMEOUT (sqlalchemy's TimeoutError).  The
+# web app answers these with 503 + Retry-After, the CLI with one line; nothing outside store/ imports sqlalchemy.
+UNAVAILABLE: tuple[type[Exception], ...] = (DatabaseUnavailable, exc.OperationalError, exc.DisconnectionError,
+                                            exc.TimeoutError)
+POOL_SIZE, MAX_OVERFLOW = 5, 10
+POOL_TIMEOUT = 5.0  # seconds a request waits for a pooled connection before it is answered 503 (not 30, the default)
+CONNECT_TIMEOUT = 5  # seconds libpq waits for a server that does not answer (unless the URL says otherwise)
+
+
+def describe(error: BaseException) -> str:
+    """One line for people: the driver's first line, without SQLAlchemy's "(Background on this error…)"."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def postgres_engine(url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW,
+                    pool_timeout: float = POOL_TIMEOUT) -> Engine:
     """`postgresql://…` through psycopg 3 (the URL's driver is set to it)."""
     from sqlalchemy.engine import make_url
 
     u = make_url(url).set(drivername="postgresql+psycopg")
-    return create_engine(u, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    args = {} if "connect_timeout" in u.query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(u, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=pool_timeout, connect_args=args)
 
 
 def sqlite_engine(path: Path) -> Engine:

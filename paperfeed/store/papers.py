@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from paperfeed.config import DbLocation, locate
 from paperfeed.models import Paper, make_paper_id
 from paperfeed.store import dialect
-from paperfeed.store.engine import migrate, open_engine
+from paperfeed.store.engine import UNAVAILABLE, DatabaseUnavailable, describe, migrate, open_engine
 from paperfeed.store.merge import can_merge_by_title, merge
 from paperfeed.store.schema import embeddings, kv, papers
 
@@ -127,10 +127,14 @@ class Store:
         """Open (and migrate) the database: a SQLite path, a `postgresql://` URL, or a `DbLocation`."""
         location = locate(db)
         engine = open_engine(location.db)
-        migrate(engine)
-        store = cls(engine, location.sqlite_path if location.is_sqlite else None)
-        store.location = location
-        store._ensure_identity()
+        try:
+            migrate(engine)
+            store = cls(engine, location.sqlite_path if location.is_sqlite else None)
+            store.location = location
+            store._ensure_identity()
+        except UNAVAILABLE as e:  # e.g. PostgreSQL down at start: one clear line, not a driver traceback
+            engine.dispose()
+            raise DatabaseUnavailable(f"cannot open the database {location.display}: {describe(e)}") from None
         return store
 
     def close(self) -> None:

@@ -23,13 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
+from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
 from paperfeed.web import accounts, api, feeds, outbox, pages, subscribe, tokens
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
 from paperfeed.web.settings import WebSettings
-from paperfeed.web.status import index_unavailable
+from paperfeed.web.status import database_unavailable, index_unavailable
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
@@ -139,6 +140,9 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     @app.exception_handler(IndexUnavailable)
     async def index_rebuilding(request: Request, exc: IndexUnavailable) -> Response:
         return index_unavailable(request, exc)  # 503 + Retry-After while a corrupt index is rebuilt
+
+    for unavailable in UNAVAILABLE:  # PostgreSQL down or restarting, a pool exhausted: 503 + Retry-After
+        app.add_exception_handler(unavailable, database_unavailable)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ Everything is read from the store and from files the embedder writes (see
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -18,6 +19,8 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.background import read_progress
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.web.context import render, web
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -98,6 +101,25 @@ def index_unavailable(request: Request, exc: IndexUnavailable) -> Response:
                   title="Rebuilding · paperfeed")
     page.headers.update(headers)
     return page
+
+
+DB_RETRY_AFTER = 5  # seconds: a restarting PostgreSQL is usually back within that; a pool frees up sooner
+_DB_DOWN_PAGE = ("<!doctype html><html lang=en><meta charset=utf-8><title>Unavailable · paperfeed</title>"
+                 "<h1>The site's database is not answering</h1><p>This is temporary: please try again in a few "
+                 "seconds.</p></html>")
+
+
+def database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 + Retry-After when the database is down, unreachable or its connection pool is exhausted.  The page is
+    fixed text, not a template: rendering the site's layout asks the database who is signed in."""
+    from paperfeed.store.engine import describe
+
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, describe(exc))
+    headers = {"Retry-After": str(DB_RETRY_AFTER), "Cache-Control": "no-store"}
+    if request.url.path.startswith(("/api/", "/feeds/")):
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                            headers=headers)
+    return HTMLResponse(_DB_DOWN_PAGE, status_code=503, headers=headers)
 
 
 def _progress(h: dict[str, Any]) -> str:
