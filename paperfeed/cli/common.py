@@ -51,9 +51,13 @@ def settings(db: Path | str | None = None) -> Settings:
 def open_core(db: Path | str | None) -> Paperfeed:
     from paperfeed.core import Paperfeed
 
+    from paperfeed.store.engine import DatabaseUnavailable
+
     s = settings(db)
     try:
         return Paperfeed(s)
+    except DatabaseUnavailable as e:  # says which database and why already (PostgreSQL down, refused, …)
+        raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - e.g. not a database, unwritable directory
         raise UserError(f"cannot open database {s.location.display}: {e}") from None
 
