@@ -6,6 +6,10 @@ Also measures what that commit costs on its own (WAL, synchronous=NORMAL as the 
 and the sender's peak memory.
 
     .venv/bin/python bench/digest_send.py [--n 10000] [--runs 1x1,1x2,2x1,3x1]
+    .venv/bin/python bench/digest_send.py --db embedded --runs 1x1,2x1   # PostgreSQL (a server URL, or `embedded`)
+
+With `--db`, each run sends from a `CREATE DATABASE … TEMPLATE` copy of the prepared ledger on that server; PxC with
+P > 1 is P sender processes (as P nodes would be) claiming from one database with FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def _sink(port: int, count, ready) -> None:  # type: ignore[no-untyped-def]
         time.sleep(3600)
 
 
-def prepare(path: Path, n: int) -> float:
+def prepare(path: Path | str, n: int) -> float:
     """A store of 2,000 real papers, `n` active subscribers (inserted in one transaction), a digest of 5 papers
     planned for each through the ledger.  Returns the planning time (seconds)."""
     from delivery_trials import make_store
@@ -60,7 +64,17 @@ def prepare(path: Path, n: int) -> float:
     from paperfeed.mail.subscriptions import Prefs, Subscriber
     from paperfeed.store.schema import subscribers
 
-    store = make_store(path, papers=2000, skip=10000)
+    if isinstance(path, str):  # a PostgreSQL database URL
+        from conftest import corpus_records, write_jsonl
+
+        from paperfeed.ingestion.pipeline import ingest_paths
+        from paperfeed.store.papers import Store
+
+        with TemporaryDirectory() as tmp:
+            store = Store.open(path)
+            ingest_paths(store, [str(write_jsonl(Path(tmp) / "p.jsonl", corpus_records(2000, skip=10000)))])
+    else:
+        store = make_store(path, papers=2000, skip=10000)
     with store.read() as conn:
         pks = [r[0] for r in conn.exec_driver_sql("SELECT pk FROM papers ORDER BY pk")]
     papers = store.get_many(pks)
@@ -82,8 +96,9 @@ def prepare(path: Path, n: int) -> float:
     with Timer() as t:
         counts = Ledger(store).plan(digests, DOMAIN, NOW)
     assert counts.planned == n
-    with store.engine.connect() as c:
-        c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if store.path is not None:
+        with store.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return t.seconds
 
@@ -126,9 +141,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--runs", default="1x1,1x2,2x1,3x1",
                     help="comma-separated PROCESSESxCONNECTIONS (connections per process) to measure")
+    ap.add_argument("--db", default="", help="a PostgreSQL server URL (or `embedded`): send from PostgreSQL")
     args = ap.parse_args()
 
-    from delivery_trials import copy_db
+    from delivery_trials import copy_db, pg_admin, pg_copy, pg_database_url
     from smtp_servers import free_port
 
     from paperfeed.mail.runner import send_owed, send_owed_in_processes
@@ -145,15 +161,32 @@ def main() -> None:
     settings = MailSettings(port=port, timeout=30, sender=f"digests@{DOMAIN}")
     results: dict = {"machine": machine(), "n": args.n, "runs": []}
     print(f"{machine()}; {args.n:,} planned digests of 5 real papers each")
+    server_url = args.db
+    if server_url == "embedded":
+        from store_backends import postgres_server_uri
+
+        server_url = postgres_server_uri()
+    admin = pg_admin(server_url) if server_url else None
+    results["db"] = "postgresql" if server_url else "sqlite"
+    cpu0 = time.process_time()
     with TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.db"
+        prepared: Path | str = Path(tmp) / "prepared.db"
+        if admin is not None:
+            with admin.connect() as c:
+                c.exec_driver_sql('DROP DATABASE IF EXISTS "send_prepared" WITH (FORCE)')
+                c.exec_driver_sql('CREATE DATABASE "send_prepared"')
+            prepared = pg_database_url(server_url, "send_prepared")
         plan_s = prepare(prepared, args.n)
         results["plan_per_s"] = args.n / plan_s
         print(f"plan (ledger rows + picks, chunks of 500): {args.n / plan_s:,.0f} digests/s")
         for spec in args.runs.split(","):
             procs, conns = (int(x) for x in spec.split("x"))
-            work = Path(tmp) / f"send{procs}x{conns}.db"
-            copy_db(prepared, work)
+            work: Path | str = Path(tmp) / f"send{procs}x{conns}.db"
+            if admin is not None:
+                pg_copy(admin, "send_prepared", f"send_{procs}x{conns}")
+                work = pg_database_url(server_url, f"send_{procs}x{conns}")
+            else:
+                copy_db(Path(prepared), Path(work))
             before = count.value
             with Timer() as t:
                 if procs == 1:
@@ -171,7 +204,7 @@ def main() -> None:
             results["runs"].append({"processes": procs, "connections": conns, "seconds": t.seconds, "per_s": rate})
             print(f"send, {procs} process(es) x {conns} connection(s): {args.n:,} in {t.seconds:.1f} s = "
                   f"{rate:,.0f} messages/s (sink received {got:,})")
-        for level in ("NORMAL", "FULL"):
+        for level in ("NORMAL", "FULL") if admin is None else ():  # SQLite's commit cost; not PostgreSQL's
             fresh = Path(tmp) / f"commit-{level}.db"  # a fresh copy each: the same WAL state for both levels
             copy_db(prepared, fresh)
             us = commit_cost(fresh, level)
@@ -181,10 +214,12 @@ def main() -> None:
         print("250 -> commit window (the recorder's UPDATE + COMMIT): p50 {p50:.0f} us, p99 {p99:.0f} us"
               .format(**results["window_us"]))
     results["peak_rss_mb"] = peak_rss_mb()
+    results["parent_cpu_s"] = time.process_time() - cpu0
+    print(f"this process's CPU time {results['parent_cpu_s']:.1f} s (the sink and spawned senders not included)")
     print(f"sender peak RSS {results['peak_rss_mb']:.0f} MB")
     sink.terminate()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "digest_send.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / ("digest_send_pg.json" if admin is not None else "digest_send.json")).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -227,3 +227,144 @@ def prepare_ledger(directory: Path, n: int, domain: str = "paperfeed.test") -> P
         c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return path
+
+
+# -- kill trials with two sender nodes on PostgreSQL ------------------------------------------------------
+
+
+def pg_admin(server_url: str):  # type: ignore[no-untyped-def]
+    """An AUTOCOMMIT engine on the server's `postgres` database (CREATE / DROP DATABASE)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    return create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+
+
+def pg_database_url(server_url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def pg_copy(admin, template: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A copy of database `template` (which must have no open connections) named `name` (dropped first)."""
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def prepare_ledger_pg(server_url: str, name: str, n: int, domain: str = "paperfeed.test", papers: int = 60) -> str:
+    """`prepare_ledger` in a new PostgreSQL database `name` on the server; its URL."""
+    from conftest import corpus_records, write_jsonl
+
+    from paperfeed.ingestion.pipeline import ingest_paths
+
+    admin = pg_admin(server_url)
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    url = pg_database_url(server_url, name)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_jsonl(Path(tmp) / "papers.jsonl", corpus_records(papers, skip=30000))
+        store = Store.open(url)
+        ingest_paths(store, [str(src)])
+    subs = add_subscribers(store, [f"reader{i}@example.org" for i in range(n)])
+    for i in range(0, len(subs), 500):
+        Ledger(store).plan(digests_for(store, subs[i:i + 500], seed=i), domain, NOW - timedelta(hours=2))
+    store.close()
+    return url
+
+
+def pg_ledger(url: str) -> dict[str, tuple[str, str | None]]:
+    """message_id -> (status, claimed_by)."""
+    store = Store.open(url)
+    try:
+        with store.read() as conn:
+            return {m: (s, o) for m, s, o in conn.execute(
+                digests.select().with_only_columns(digests.c.message_id, digests.c.status, digests.c.claimed_by))}
+    finally:
+        store.close()
+
+
+def _dead_unreaped(pid: int, timeout: float) -> bool:
+    """Wait until `pid` has exited without reaping it (a zombie still "exists" for the ledger's liveness check,
+    so the other sender cannot reclaim its rows before the ledger is read)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        if info is not None:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def run_trials_two_senders_pg(server_url: str, template: str, settings: MailSettings, sink, trials: int,  # type: ignore[no-untyped-def]
+                              seed: int, window_share: float = 0.25, span: float | None = None) -> TrialTotals:
+    """The kill trials with two sender processes (two nodes) on one PostgreSQL database: each trial copies the
+    prepared ledger (CREATE DATABASE … TEMPLATE), forks two senders, SIGKILLs one of them (at a random instant, or
+    in `window_share` of the trials right after one of its 250s before the commit) while the other keeps sending,
+    then a rerun here finishes; what the server received is checked against the ledger."""
+    rng = random.Random(seed)
+    admin = pg_admin(server_url)
+    work = pg_database_url(server_url, "kill_trial")
+    due = set(pg_ledger(pg_database_url(server_url, template)))
+    if span is None:  # calibrate: two uninterrupted senders, fork to exit
+        pg_copy(admin, template, "kill_trial")
+        t = time.perf_counter()
+        pids = [os.fork() or _child_send(work, settings, 0) for _ in range(2)]  # type: ignore[func-returns-value]
+        for p in pids:
+            os.waitpid(p, 0)
+        span = (time.perf_counter() - t) * 1.2
+        sink.clear()
+    tot = TrialTotals()
+    for _ in range(trials):
+        pg_copy(admin, template, "kill_trial")
+        sink.clear()
+        in_window = rng.random() < window_share
+        kill_at = rng.randint(1, max(1, len(due) // 2)) if in_window else 0
+        victim = os.fork()
+        if victim == 0:
+            _child_send(work, settings, kill_at)
+        other = os.fork()
+        if other == 0:
+            _child_send(work, settings, 0)
+        if not in_window:
+            time.sleep(rng.uniform(0, span))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        _dead_unreaped(victim, 120)
+        time.sleep(0.005)  # let the server finish a DATA the victim completed just before dying
+        accepted_at_kill = set(sink.message_ids())
+        at_kill = pg_ledger(work)
+        _, status = os.waitpid(victim, 0)
+        os.waitpid(other, 0)
+        killed = os.WIFSIGNALED(status)
+        tot.trials += 1
+        tot.targeted += in_window
+        tot.killed += killed
+        tot.finished += not killed
+        victim_owner_suffix = f":{victim}"
+        for mid in accepted_at_kill:
+            tot.window_at_kill[at_kill.get(mid, ("?", None))[0]] += 1
+        store = Store.open(work)
+        report = send_owed(store, settings, NOW)
+        store.close()
+        tot.resent_reported += report.resent
+        tot.not_sent_in_ledger += sum(1 for s, _o in pg_ledger(work).values() if s != "sent")
+        got = sink.message_ids()
+        tot.digests += len(due)
+        tot.lost += sum(1 for mid in due if got[mid] == 0)
+        for mid, n in got.items():
+            if n > 1:
+                tot.duplicates += n - 1
+                st, owner = at_kill.get(mid, ("?", None))
+                if st == "sending" and (owner or "").endswith(victim_owner_suffix) and n == 2:
+                    tot.window_duplicates += 1
+                    tot.random_window_duplicates += not in_window
+                else:
+                    tot.other_duplicates += n - 1
+    admin.dispose()
+    return tot
