@@ -92,14 +92,21 @@ HOSTILE = {
 }
 
 
-def make_site_pf(directory: Path):
+def make_site_pf(directory: Path, backend: str = "sqlite"):
     """A store of 300 real papers (288 listed 2025-09-29, 12 on 2025-10-01) plus one hostile paper,
-    with a fresh keyword index and no embeddings: what the web tests serve."""
+    with a fresh keyword index and no embeddings: what the web tests serve.  `backend`: "sqlite" (a file in
+    `directory`) or "postgresql" (a new database on the tests' server, indexes in `directory`)."""
     from paperfeed.core import Paperfeed
     from paperfeed.ingestion.pipeline import ingest_paths
+    from paperfeed.settings import Settings
 
     src = write_jsonl(directory / "site.jsonl", [*corpus_records(300, skip=30000), HOSTILE])
-    pf = Paperfeed(directory / "site.db")
+    if backend == "sqlite":
+        pf = Paperfeed(directory / "site.db")
+    else:
+        from store_backends import new_postgres_database
+
+        pf = Paperfeed(Settings.for_db(new_postgres_database(), directory / "indexes"))
     rep = ingest_paths(pf.store, [str(src)])
     assert rep.total("added") == 301
     pf.refresh_keyword_index()

@@ -1,5 +1,6 @@
 """The papers site over real HTTP: a uvicorn server on 127.0.0.1 serving 300 real papers (plus one
-hostile one), hit with httpx.  Keyword index only: similar papers must work without vectors."""
+hostile one), hit with httpx.  Keyword index only: similar papers must work without vectors.  Every test runs on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 from conftest import HOSTILE_ID, make_site_pf
+from store_backends import BACKENDS
 
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.testing import serve_in_thread
@@ -18,9 +20,9 @@ LATEST, EARLIER = "2025-10-01", "2025-09-29"
 _ENTRY = re.compile(r'<article class="paper"[^>]*>.*?<h[23] id="t-\d+"><a href="/papers/([^"]+)">', re.S)
 
 
-@pytest.fixture(scope="module")
-def pf(tmp_path_factory):
-    pf = make_site_pf(tmp_path_factory.mktemp("site"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def pf(tmp_path_factory, request):
+    pf = make_site_pf(tmp_path_factory.mktemp("site"), request.param)
     yield pf
     pf.close()
 
