@@ -219,7 +219,8 @@ def main() -> None:
     print(f"sender peak RSS {results['peak_rss_mb']:.0f} MB")
     sink.terminate()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / ("digest_send_pg.json" if admin is not None else "digest_send.json")).write_text(json.dumps(results, indent=1))
+    name = "digest_send_pg.json" if admin is not None else "digest_send.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,14 +31,20 @@ NOW = datetime(2025, 9, 30, 9, 0)  # inside the shared corpus's range
 PERIOD = Period("2025-09-30", date(2025, 9, 29), date(2025, 9, 30), datetime(2025, 9, 30, 7, 0))
 
 
-def make_store(path: Path, papers: int = 60, skip: int = 30000) -> Store:
-    """A store of real papers from the shared corpus (no indexes: sending needs none)."""
+def make_store(path: Path, papers: int = 60, skip: int = 30000, backend: str = "sqlite") -> Store:
+    """A store of real papers from the shared corpus (no indexes: sending needs none): the SQLite file `path`, or
+    (`backend` "postgresql") a new database on the tests' PostgreSQL server (`store.location.db` is its URL)."""
     from conftest import corpus_records, write_jsonl
 
     from paperfeed.ingestion.pipeline import ingest_paths
 
     src = write_jsonl(path.with_suffix(".jsonl"), corpus_records(papers, skip=skip))
-    store = Store.open(path)
+    if backend == "sqlite":
+        store = Store.open(path)
+    else:
+        from store_backends import new_postgres_database
+
+        store = Store.open(new_postgres_database())
     ingest_paths(store, [str(src)])
     return store
 

@@ -19,6 +19,7 @@ from delivery_trials import add_subscribers, copy_db, digests_for, make_store
 from itsdangerous import URLSafeTimedSerializer
 from smtp_servers import Sink, free_port, smtp_server
 from sqlalchemy import update
+from store_backends import store_backend  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from paperfeed.mail.ledger import Ledger, backoff
 from paperfeed.mail.links import Links
@@ -116,8 +117,8 @@ def test_digest_run_delivers_each_due_digest_once_with_headers_and_both_parts(pf
         assert conn.execute(digests.select().where(digests.c.subscriber_id == quiet.id)).one().status == "empty"
 
 
-def test_planned_rows_and_picks_exist_before_anything_is_sent_and_planning_twice_adds_nothing(tmp_path):
-    store = make_store(tmp_path / "p.db")
+def test_planned_rows_and_picks_exist_before_anything_is_sent_and_planning_twice_adds_nothing(tmp_path, store_backend):  # noqa: F811
+    store = make_store(tmp_path / "p.db", backend=store_backend)
     subs = add_subscribers(store, ["a@example.org", "b@example.org"])
     ds = digests_for(store, subs)
     ledger = Ledger(store)
@@ -133,8 +134,8 @@ def test_planned_rows_and_picks_exist_before_anything_is_sent_and_planning_twice
     store.close()
 
 
-def test_a_reloaded_digest_renders_the_same_bytes_as_the_message_that_was_sent(tmp_path):
-    store = make_store(tmp_path / "b.db")
+def test_a_reloaded_digest_renders_the_same_bytes_as_the_message_that_was_sent(tmp_path, store_backend):  # noqa: F811
+    store = make_store(tmp_path / "b.db", backend=store_backend)
     subs = add_subscribers(store, ["a@example.org"])
     [d] = digests_for(store, subs)
     ledger = Ledger(store)
@@ -151,8 +152,8 @@ def test_a_reloaded_digest_renders_the_same_bytes_as_the_message_that_was_sent(t
     store.close()
 
 
-def test_claims_are_exclusive_and_a_dead_senders_rows_are_reclaimed_as_resends(tmp_path):
-    store = make_store(tmp_path / "c.db")
+def test_claims_are_exclusive_and_a_dead_senders_rows_are_reclaimed_as_resends(tmp_path, store_backend):  # noqa: F811
+    store = make_store(tmp_path / "c.db", backend=store_backend)
     subs = add_subscribers(store, [f"c{i}@example.org" for i in range(6)])
     Ledger(store).plan(digests_for(store, subs), DOMAIN, NOW)
     host = socket.gethostname()
@@ -187,18 +188,20 @@ def test_backoff_doubles_with_jitter_and_is_capped():
         assert full / 2 <= d <= full
 
 
-def test_two_digest_run_processes_at_once_deliver_every_digest_exactly_once(tmp_path):
-    store = make_store(tmp_path / "two.db", papers=200)
+def test_two_digest_run_processes_at_once_deliver_every_digest_exactly_once(tmp_path, store_backend):  # noqa: F811
+    """On PostgreSQL the two processes are two nodes: separate index directories, one database."""
+    store = make_store(tmp_path / "two.db", papers=200, backend=store_backend)
+    db = store.location.db if store.location else str(tmp_path / "two.db")
     n = 60
     ids = subscribe_backdated(store, [f"p{i}@example.org" for i in range(n)], ["learning"] * n)
     store.close()
     sink = Sink()
     with smtp_server(sink) as c:
-        env = {**os.environ, "PAPERFEED_DB": str(tmp_path / "two.db"), "PAPERFEED_SMTP_PORT": str(c.port),
+        env = {**os.environ, "PAPERFEED_DB": db, "PAPERFEED_SMTP_PORT": str(c.port),
                "PAPERFEED_MAIL_FROM": f"digests@{DOMAIN}", "HF_HUB_OFFLINE": "1"}
         cmd = [sys.executable, "-m", "paperfeed.cli.main", "digest", "run", "--now", NOW.isoformat()]
-        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+        procs = [subprocess.Popen(cmd, env={**env, "PAPERFEED_INDEX_DIR": str(tmp_path / f"node{i}")},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
         outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     sent = [int(o.split("sent ")[1].split(",")[0]) for o, _e in outs]
@@ -246,8 +249,8 @@ def test_scheduler_runs_on_its_interval_and_one_process_at_a_time(pf):
     assert interval_minutes({}) == 5
 
 
-def test_send_owed_with_parallel_connections_sends_each_once(tmp_path):
-    store = make_store(tmp_path / "par.db")
+def test_send_owed_with_parallel_connections_sends_each_once(tmp_path, store_backend):  # noqa: F811
+    store = make_store(tmp_path / "par.db", backend=store_backend)
     subs = add_subscribers(store, [f"q{i}@example.org" for i in range(40)])
     Ledger(store).plan(digests_for(store, subs), DOMAIN, NOW)
     sink = Sink()

@@ -50,7 +50,6 @@ def settings(db: Path | str | None = None) -> Settings:
 
 def open_core(db: Path | str | None) -> Paperfeed:
     from paperfeed.core import Paperfeed
-
     from paperfeed.store.engine import DatabaseUnavailable
 
     s = settings(db)
