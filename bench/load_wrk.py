@@ -1,6 +1,11 @@
 """Load test of the papers site with wrk: the real `paperfeed serve` in a subprocess, wrk in another, loopback only.
 
     .venv/bin/python bench/load_wrk.py --db /path/to/papers.db [--workers N] [--duration 15] [--queries 8]
+    .venv/bin/python bench/load_wrk.py --db postgresql://… --nodes 2 [--workers 1]
+
+With a PostgreSQL URL the database is used as it is (not copied), and `--nodes N` starts N `serve` processes over
+it, each with an index directory of its own (as N hosts would); wrk then runs against every node at once, the
+connections split evenly, and the table shows the summed req/s and errors and the worst node's p50/p99.
 
 Starts `paperfeed serve --no-embed` on the database (a copy: serving may migrate it and stores the
 site secret in it; pass --embed to measure while the background embedder works), waits until
@@ -57,22 +62,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def queries(db: Path, n: int) -> list[str]:
+def _rows(db: Path | str, sql: str, *params: object) -> list[tuple]:
+    """Rows of a read-only query, on a SQLite file or (through the store) a PostgreSQL URL."""
+    if str(db).startswith("postgres"):
+        from paperfeed.store.papers import Store
+
+        store = Store.open(str(db))
+        try:
+            with store.read() as conn:
+                return [tuple(r) for r in conn.exec_driver_sql(sql.replace("?", "%s"), params)]
+        finally:
+            store.close()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in con.execute(sql, params)]
+    finally:
+        con.close()
+
+
+def queries(db: Path | str, n: int) -> list[str]:
     """`n` queries: the hand-picked ones first, then the first four words of random paper titles."""
     if n <= len(QUERIES):
         return QUERIES[:n]
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    titles = [r[0] for r in con.execute("select title from papers order by random() limit ?", (n - len(QUERIES),))]
-    con.close()
+    titles = [r[0] for r in _rows(db, "select title from papers order by random() limit ?", n - len(QUERIES))]
     words = [" ".join(re.findall(r"[A-Za-z]{3,}", t)[:4]) for t in titles]
     return QUERIES + [w for w in words if w]
 
 
-def paper_ids(db: Path, n: int) -> list[str]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    ids = [r[0] for r in con.execute("select id from papers order by listed desc, id limit ?", (n,))]
-    con.close()
-    return ids
+def paper_ids(db: Path | str, n: int) -> list[str]:
+    return [r[0] for r in _rows(db, "select id from papers order by listed desc, id limit ?", n)]
+
+
+def run_wrk_nodes(bases: list[str], path: str, threads: int, connections: int, duration: int,
+                  paths: list[str] | None) -> dict:
+    """wrk against every node at once (connections split evenly): summed req/s and errors, the worst p50/p99."""
+    if len(bases) == 1:
+        return run_wrk(bases[0] + path, threads, connections, duration, paths)
+    from concurrent.futures import ThreadPoolExecutor
+
+    each = max(1, connections // len(bases))
+    with ThreadPoolExecutor(len(bases)) as pool:
+        rs = list(pool.map(lambda b: run_wrk(b + path, max(1, threads // len(bases)), each, duration, paths), bases))
+    return {"rps": sum(r["rps"] for r in rs), "p50_ms": max(r["p50_ms"] for r in rs),
+            "p99_ms": max(r["p99_ms"] for r in rs), "errors": sum(r["errors"] for r in rs),
+            "per_node": rs}
 
 
 def _ms(value: str) -> float:
@@ -164,7 +197,8 @@ def plot(results: dict[str, dict], path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--db", required=True, help="a SQLite file, or a postgresql:// URL")
+    ap.add_argument("--nodes", type=int, default=1, help="serve processes over the database (PostgreSQL only)")
     ap.add_argument("--workers", type=int, default=None, help="serve --workers (default: serve's own default)")
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--connections", type=int, default=50)
@@ -177,17 +211,30 @@ def main() -> None:
                     "run, so every worker process has filled its caches (0: measure from cold)")
     args = ap.parse_args()
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [str(PAPERFEED), "--db", str(args.db), "serve", "--port", str(port)]
-    cmd += ["--embed" if args.embed else "--no-embed"]
-    if args.workers:
-        cmd += ["--workers", str(args.workers)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PAPERFEED_ARXIV_API": ""}
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    is_pg = args.db.startswith("postgres")
+    if args.nodes > 1 and not is_pg:
+        ap.error("--nodes needs a PostgreSQL --db (SQLite nodes would share one file on one machine)")
+    exe = [str(PAPERFEED)] if PAPERFEED.exists() else [sys.executable, "-m", "paperfeed.cli.main"]
+    tmp = tempfile.mkdtemp(prefix="load-wrk-")
+    servers, bases = [], []
+    for i in range(args.nodes):
+        port = free_port()
+        bases.append(f"http://127.0.0.1:{port}")
+        cmd = [*exe, "--db", str(args.db), "serve", "--port", str(port)]
+        cmd += ["--embed" if args.embed else "--no-embed"]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PAPERFEED_ARXIV_API": "",
+               "PAPERFEED_DIGEST_INTERVAL": "0"}
+        if is_pg:
+            env["PAPERFEED_INDEX_DIR"] = str(Path(tmp) / f"node{i}")
+        servers.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True))
+    base, server = bases[0], servers[0]
     results: dict[str, dict] = {}
     try:
-        wait_up(base, server)
+        for b, srv in zip(bases, servers, strict=True):
+            wait_up(b, srv)
         qs = queries(args.db, args.queries)
         search_paths = [f"/api/papers/search?q={quote(q)}" for q in qs]
         paper_paths = [f"/papers/{quote(i, safe='/:')}" for i in paper_ids(args.db, 50)]
@@ -200,26 +247,31 @@ def main() -> None:
         for name, (path, rotate) in targets.items():
             if args.only and name not in args.only:
                 continue
-            warm(base, rotate[: min(len(rotate), 20)] if rotate else [path])
+            for b in bases:
+                warm(b, rotate[: min(len(rotate), 20)] if rotate else [path])
             if args.warmup:
-                run_wrk(base + path, args.threads, args.connections, args.warmup, rotate)
-            r = run_wrk(base + path, args.threads, args.connections, args.duration, rotate)
+                run_wrk_nodes(bases, path, args.threads, args.connections, args.warmup, rotate)
+            r = run_wrk_nodes(bases, path, args.threads, args.connections, args.duration, rotate)
             results[name] = r
             print(f"{name:9s} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                   f"errors {r['errors']}", file=sys.stderr, flush=True)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for srv in servers:
+            srv.send_signal(signal.SIGINT)
+        for srv in servers:
+            try:
+                srv.wait(60)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+    del base, server
 
-    with sqlite3.connect(f"file:{args.db}?mode=ro", uri=True) as con:
-        n_papers = con.execute("select count(*) from papers").fetchone()[0]
-    facts = {"machine": machine(), "papers": n_papers, "workers": args.workers or "default",
+    n_papers = _rows(args.db, "select count(*) from papers")[0][0]
+    facts = {"machine": machine(), "papers": n_papers, "workers": args.workers or "default", "nodes": args.nodes,
+             "db": "postgresql" if is_pg else "sqlite",
              "wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s --latency",
              "queries": args.queries, "warmup_s": args.warmup, "load_avg_before": os.getloadavg()}
-    print(f"\n{facts['machine']}; {n_papers:,} papers; serve --workers {facts['workers']}; wrk {facts['wrk']}; "
+    print(f"\n{facts['machine']}; {n_papers:,} papers ({facts['db']}, {args.nodes} node(s)); serve --workers "
+          f"{facts['workers']}; wrk {facts['wrk']}; "
           f"{args.queries} search queries rotated; {args.warmup} s warm-up per target")
     print(f"| {'endpoint':9s} | {'req/s':>9s} | {'p50 ms':>7s} | {'p99 ms':>7s} | {'errors':>6s} |")
     print(f"|{'-' * 11}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
