@@ -121,6 +121,7 @@ class Store:
         self.engine = engine
         self.path = path  # the SQLite file; None for a server database
         self.location: DbLocation | None = None  # set by `open`: where the outbox and job claims live
+        self.writes = 0  # write transactions this Store has run (ended), for caches of what the data is
 
     @classmethod
     def open(cls, db: DbLocation | Path | str) -> Store:
@@ -145,8 +146,11 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction that holds the database's write lock from its first statement."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+                yield conn
+        finally:
+            self.writes += 1  # this process wrote: its cached data version is stale (web/pagecache.py)
 
     @contextmanager
     def paper_batch(self) -> Iterator[PaperBatch]:

@@ -1,8 +1,9 @@
 """Rendered pages for anonymous visitors, cached until the data under them changes.
 
-A cached page is keyed by its URL plus the store's change counter (`Store.current_seq`: any paper
-or embedding written) and a community version (votes and submissions: their counts and newest
-stamps), so a page is never served stale: the first request after any change renders afresh.
+A cached page is keyed by its URL plus the database's data version: the store's change counter
+(`Store.current_seq`: any paper or embedding written) and a community version (votes and submissions: their
+counts and newest stamps), so a page is never served stale: the first request after any change renders
+afresh (on PostgreSQL, after a change made by another node: within `VERSION_TTL`, see `data_version`).
 Pages that rank by time-decayed votes (trending) add the current minute to their key.
 
 Only anonymous visitors share pages: the one per-visitor value in them, the CSRF token of the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -33,9 +35,25 @@ def community_version(store: Store) -> tuple:
     return community_sql.community_version(store)
 
 
+VERSION_TTL = 0.5  # seconds a PostgreSQL node reuses the data version it read (writes of its own refresh it at once)
+_versions: dict[int, tuple[int, float, tuple]] = {}  # id(store) -> (store.writes, read at, version)
+
+
 def data_version(store: Store) -> tuple:
-    """Everything a listing page depends on besides its URL."""
-    return store.current_seq(), *community_version(store)
+    """Everything a listing page depends on besides its URL, read from the database, so it changes with writes
+    made by any process or node.  On SQLite it is read on every request (two indexed queries on a local file).
+    On PostgreSQL each is a network round trip, so a process reuses what it read for up to VERSION_TTL
+    seconds, unless it wrote since: another node's write shows within 0.5 s, its own at once."""
+    if store.path is not None:
+        return store.current_seq(), *community_version(store)
+    now = time.monotonic()
+    got = _versions.get(id(store))
+    if got is not None and got[0] == store.writes and now - got[1] < VERSION_TTL:
+        return got[2]
+    writes = store.writes  # read before the queries: a write racing with them makes the next call re-read
+    version = (store.current_seq(), *community_version(store))
+    _versions[id(store)] = (writes, now, version)
+    return version
 
 
 class PageCache:
