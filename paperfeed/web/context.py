@@ -235,8 +235,8 @@ async def cached_json(request: Request, key: tuple, build: Callable[[], BaseMode
     full_key = (*key, *data_version(w.pf.store))
     body = w.api_bodies.peek(full_key)
     if body is None:
-        if on_miss is not None:
-            on_miss()
+        if on_miss is not None:  # a rate limit is one write transaction: keep it off the event loop
+            await run_in_threadpool(on_miss)
         body = await run_in_threadpool(w.api_bodies.get_or_render, full_key,
                                        lambda: build().model_dump_json().encode())
     return Response(body, media_type="application/json")
