@@ -12,9 +12,15 @@ with the reference within the sample (the issue's criterion is >= 0.95 on 10,000
     PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --variants torch@1,torch@2,fp32@2 --batch 16
     PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --n 10000 --variants int8-pc-noffnout@2
 
-Variants: torch@T, fp32@T (ONNX Runtime, all graph optimisations), int8-pc (MatMul weights per-channel int8,
-activations quantised at run time), int8-pt (per-tensor), int8-pc-noffnout (the six FFN output
-projections kept fp32), int8-pc-noatt (the attention score products kept fp32); @T = intra-op threads.
+Variants: torch@T, fp32@T (ONNX Runtime, all graph optimisations), opt@T (fp32 through onnxruntime.transformers'
+BERT optimizer: fused Attention, SkipLayerNorm, BiasGelu), int8-pc (MatMul weights per-channel int8, activations
+quantised at run time), int8-pt (per-tensor), suffixes -rr (reduce_range, 7-bit weights: ORT's fix for u8s8
+saturation on AVX2 without VNNI), -u8u8 (unsigned weights), -noffnout (the six FFN output projections kept fp32),
+-noatt (attention score products fp32), -nol0 / -nol5 (layer 0 / 5 fp32); qdq-pc-minmax|entropy|pct (static QDQ,
+activations calibrated on 64 corpus papers drawn with seed 1); opt-int8-pc (optimizer, then dynamic int8 incl.
+QAttention); @T = intra-op threads.  Measured 2026-12-02 (bench/README.md): no int8 variant keeps 0.95 top-10
+agreement (best 0.93, FFN outputs fp32); reduce_range and u8u8 do not help (0.909 / 0.912 vs 0.911 on 300
+papers), static MinMax QDQ drops to 0.74; one thread per process costs 26% less CPU than two for int8.
 """
 
 from __future__ import annotations
@@ -165,8 +171,8 @@ def main() -> None:
             torch.set_num_threads(threads)
             run = lambda: emb.embed(texts, batch_size=args.batch)  # noqa: E731
         else:
-            enc = onnx_encoder.OnnxEncoder(build(kind, fp32, graphs, emb._model.tokenizer), emb._model.tokenizer, emb.max_seq_length,
-                                           threads=threads)
+            graph = build(kind, fp32, graphs, emb._model.tokenizer)
+            enc = onnx_encoder.OnnxEncoder(graph, emb._model.tokenizer, emb.max_seq_length, threads=threads)
 
             def run(enc: onnx_encoder.OnnxEncoder = enc) -> np.ndarray:
                 out = np.empty((len(texts), 384), dtype=np.float32)
