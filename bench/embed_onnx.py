@@ -60,12 +60,14 @@ def reference(ids: list[str]) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def calibration_feeds(tokenizer: object, n: int = 64, seed: int = 1) -> list[dict[str, np.ndarray]]:
-    """One feed per text for static calibration: corpus papers from another seed than the benchmark sample."""
+def calibration_feeds(tokenizer: object, n: int = 64, seed: int = 1, pad: bool = False) -> list[dict[str, np.ndarray]]:
+    """One feed per text for static calibration: corpus papers from another seed than the benchmark sample.
+    `pad`: every feed 256 tokens long (the histogram calibrators stack tensors and need one shape)."""
     texts, _ = sample(n, seed=seed)
     feeds = []
     for t in texts:
-        enc = tokenizer([t], return_tensors="np", truncation=True, max_length=256)  # type: ignore[operator]
+        enc = tokenizer([t], return_tensors="np", truncation=True, max_length=256,  # type: ignore[operator]
+                        padding="max_length" if pad else False)
         ids = np.asarray(enc["input_ids"], dtype=np.int64)
         feeds.append({"input_ids": ids, "attention_mask": np.asarray(enc["attention_mask"], dtype=np.int64),
                       "token_type_ids": np.zeros_like(ids)})
@@ -116,7 +118,7 @@ def build(kind: str, fp32: Path, out: Path, tokenizer: object = None) -> Path:
     if "qdq" in parts:
         method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                   "pct": CalibrationMethod.Percentile}[next(p for p in parts if p in ("minmax", "entropy", "pct"))]
-        feeds = iter(calibration_feeds(tokenizer))
+        feeds = iter(calibration_feeds(tokenizer, pad=method != CalibrationMethod.MinMax))
 
         class Reader:
             def get_next(self) -> dict[str, np.ndarray] | None:
