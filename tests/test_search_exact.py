@@ -111,6 +111,7 @@ def test_api_any_terms_and_named_paper(tmp_path):
                 assert r.status_code == 200 and r.json()["results"][0]["id"] == rec["id"], q
             page = c.get("/papers", params={"q": f"https://arxiv.org/abs/{rec['id']}"})
             assert page.status_code == 200 and page.text.index(rec["id"]) < page.text.index("<article", 0) + 4000
+            assert "0 papers contain" not in page.text  # the named paper is counted
     finally:
         pf.close()
 
