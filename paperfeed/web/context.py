@@ -126,7 +126,10 @@ class WebState:
             lx = self.pf.engine.lexical
             lx.ensure_fresh(self.pf.store)
             q = lx.build(uq, "or") if uq.has_text else lx.filter_query(uq)
-            return lx.count(q) if q is not None else 0
+            n = lx.count(q) if q is not None else 0
+            if n == 0 and uq.paper_ref is not None and self.pf.store.pk_of(uq.paper_ref) is not None:
+                n = 1  # an arXiv id or URL names the paper shown first (search/exact.py)
+            return n
 
         return self._searches.get_or_render(key, count)
 
