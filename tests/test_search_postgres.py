@@ -101,3 +101,53 @@ def test_postgres_indexes_catch_up_from_the_change_feed(tmp_path):
         assert (res[0].paper.id, res[0].block) == ("2601.99991", "all terms")
     finally:
         pf.close()
+
+
+def test_design_a_in_sql_keeps_blocks_filters_and_fusion(tmp_path):
+    """The experimental in-database design (paperfeed/store/pg_search.py) on the same kind of slice."""
+    from paperfeed.config import MODEL_NAME
+    from paperfeed.search.embedder import get_embedder
+    from paperfeed.search.hybrid import RRF_K
+    from paperfeed.search.query import parse_query
+    from paperfeed.store import pg_search
+
+    vecs = shared_vectors()
+    recs = [r for r in corpus_records(1200, skip=50000) if r["id"] in vecs][:800]
+    pf = _open("postgresql", tmp_path, "pg")
+    try:
+        _load(pf, write_jsonl(tmp_path / "slice.jsonl", recs))
+        with pf.store.write() as conn:
+            built = pg_search.build(conn, MODEL_NAME)
+        assert built["hnsw_mb"] > 0 and built["table_mb"] > 0
+
+        def run(q: str, limit: int = 100, mode: str = "hybrid") -> list[tuple]:
+            uq = parse_query(q)
+            with pf.store.read() as conn:
+                return pg_search.search(conn, uq, get_embedder().embed_query(uq.free_text), limit=limit, mode=mode)
+
+        rows = run("language model", limit=400)
+        blocks = [r[2] for r in rows]
+        assert blocks == sorted(blocks) and {0, 2} <= set(blocks)
+        papers = pf.store.get_many([r[0] for r in rows])
+        for pk, _id, blk, score, kr, sr, _sim in rows:
+            t = " ".join(f"{papers[pk].title} {papers[pk].abstract}".lower().replace("-", " ").split())
+            if blk == 0:
+                assert "language model" in t
+            assert abs(score - ((1 / (RRF_K + kr) if kr else 0) + (1 / (RRF_K + sr) if sr else 0))) < 1e-9
+        assert any(kr is None and sr is not None for *_x, kr, sr, _s in rows)  # neighbours by meaning alone
+        for blk in (0, 1, 2):
+            scores = [r[3] for r in rows if r[2] == blk]
+            assert scores == sorted(scores, reverse=True)
+        cv = run("image segmentation cat:cs.CV")
+        assert cv and all("cs.CV" in pf.store.get_many([r[0]])[r[0]].categories for r in cv)
+        neg = run("video generation -diffusion")
+        assert neg and all("diffus" not in pf.store.get_many([r[0]])[r[0]].abstract.lower() for r in neg)
+        assert run("efficient attention for long context", 40) == run("efficient attention for long context", 40)
+        sem = run(recs[5]["title"], 10, "semantic")
+        assert sem[0][1] == recs[5]["id"] and all(r[4] is None for r in sem)
+        # HNSW finds the exact nearest neighbours on a slice this small
+        v = vecs[recs[7]["id"]]
+        with pf.store.read() as conn:
+            assert pg_search.ann(conn, v, 10) == pg_search.ann(conn, v, 10, exact=True)
+    finally:
+        pf.close()
