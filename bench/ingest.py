@@ -28,8 +28,8 @@ def main() -> None:
     import resource
 
     from paperfeed.core import Paperfeed
-    from paperfeed.settings import Settings
     from paperfeed.ingestion.pipeline import ingest_paths
+    from paperfeed.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
         src = CORPUS

@@ -28,8 +28,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, RESULTS, SHARED, Timer, dir_size_mb, machine, peak_rss_mb, percentiles  # noqa: E402
-from _common import postgres_database  # noqa: E402
+from _common import (  # noqa: E402
+    CORPUS,
+    RESULTS,
+    SHARED,
+    Timer,
+    dir_size_mb,
+    machine,
+    peak_rss_mb,
+    percentiles,
+    postgres_database,  # noqa: E402
+)
 from search_latency import make_queries  # noqa: E402
 
 MODES = ("keyword", "semantic", "hybrid")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -67,7 +68,7 @@ def build(conn: Connection, model: str, ef_construction: int = 64, m: int = 16) 
     conn.exec_driver_sql(f"CREATE TEMP TABLE _pgs_vec (pk int PRIMARY KEY, emb vector({DIM})) ON COMMIT DROP")
     src = conn.execute(text("SELECT p.pk, e.vector FROM papers p JOIN embeddings e "
                             "ON e.content_hash = p.content_hash AND e.model = :m"), {"m": model})
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection  # psycopg's own connection, for COPY
     with raw.cursor() as cur, cur.copy("COPY _pgs_vec (pk, emb) FROM STDIN (FORMAT BINARY)") as cp:
         for chunk in _binary_rows((int(r[0]), bytes(r[1])) for r in src):
             cp.write(chunk)
@@ -123,12 +124,13 @@ def _filters(s: _Sql, uq: Query) -> str:
     parts = ["TRUE"]
     if uq.categories:
         ors = []
-        for c in uq.categories:
-            c = c.lower()
-            if c.endswith("*"):
-                ors.append(f"EXISTS (SELECT 1 FROM unnest(d.cats) x WHERE x LIKE {s.bind(c[:-1].replace('%', '') + '%')})")
+        for cat in uq.categories:
+            cat = cat.lower()
+            if cat.endswith("*"):
+                pat = s.bind(cat[:-1].replace("%", "").replace("_", "") + "%")
+                ors.append(f"EXISTS (SELECT 1 FROM unnest(d.cats) x WHERE x LIKE {pat})")
             else:
-                ors.append(f"d.cats @> ARRAY[{s.bind(c)}]::text[]")
+                ors.append(f"d.cats @> ARRAY[{s.bind(cat)}]::text[]")
         parts.append("(" + " OR ".join(ors) + ")")
     if uq.since:
         parts.append(f"d.listed >= {s.bind(uq.since)}")
@@ -178,16 +180,19 @@ def search_sql(uq: Query, vec: np.ndarray | None, k: int, limit: int, offset: in
         return "SELECT NULL AS pk WHERE FALSE", {}
     sim = "-(d.emb <#> qv.v)" if vec is not None else "NULL::float8"
     from_qv = ", qv" if vec is not None else ""
-    kr = "NULL::bigint" if mode == "semantic" else \
-        "CASE WHEN c.s IS NULL THEN NULL ELSE row_number() OVER (PARTITION BY c.blk ORDER BY c.s DESC NULLS LAST, c.pk) END"
-    sr = "NULL::bigint" if vec is None else \
-        f"CASE WHEN d.emb IS NULL THEN NULL ELSE row_number() OVER (PARTITION BY c.blk ORDER BY {sim} DESC NULLS LAST, c.pk) END"
+    kr = "NULL::bigint" if mode == "semantic" else (
+        "CASE WHEN c.s IS NULL THEN NULL ELSE row_number() OVER (PARTITION BY c.blk ORDER BY c.s DESC NULLS LAST, "
+        "c.pk) END")
+    sr = "NULL::bigint" if vec is None else (
+        f"CASE WHEN d.emb IS NULL THEN NULL ELSE row_number() OVER (PARTITION BY c.blk ORDER BY {sim} DESC NULLS "
+        "LAST, c.pk) END")
     ctes.append("cand AS (" + " UNION ALL ".join(parts) + ")")
     ctes.append(f"ranked AS (SELECT c.pk, c.blk, {sim} AS sim, {kr} AS kr, {sr} AS sr "
                 f"FROM cand c JOIN pg_search d ON d.pk = c.pk{from_qv})")
     sql = ("WITH " + ", ".join(ctes) +
            f" SELECT r.pk, p.id, r.blk, COALESCE(1.0::float8 / ({RRF_K} + r.kr), 0) "
-           f"+ COALESCE(1.0::float8 / ({RRF_K} + r.sr), 0) AS score, r.kr, r.sr, r.sim FROM ranked r JOIN papers p ON p.pk = r.pk "
+           f"+ COALESCE(1.0::float8 / ({RRF_K} + r.sr), 0) AS score, r.kr, r.sr, r.sim "
+           "FROM ranked r JOIN papers p ON p.pk = r.pk "
            "ORDER BY r.blk, score DESC, p.id LIMIT :limit OFFSET :offset")
     s.params.update(k=k, limit=limit, offset=offset)
     return sql, s.params
