@@ -147,12 +147,6 @@ class Store:
         """A write transaction for papers: whole or nothing; a broken uniqueness rule is `StoreConflict`."""
         try:
             with self.write() as conn:
-                if conn.dialect.name == "postgresql":
-                    # A bulk ingest runs in one transaction; its own new rows are invisible to the planner's
-                    # statistics (autovacuum cannot see them), so the id/arxiv/doi/title lookups of each chunk
-                    # would seq-scan an ever larger table (O(n^2)): measured 211 papers/s on 74,728 papers.
-                    # The lookups are all on unique or indexed columns, so the indexes are always right here.
-                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
                 yield PaperBatch(self, conn)
         except IntegrityError as e:
             raise StoreConflict(str(e.orig)) from e
