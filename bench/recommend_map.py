@@ -49,7 +49,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     save(m, RESULTS / "map.npz")
     if a.png:
-        import matplotlib
+        try:
+            import matplotlib
+        except ImportError:
+            raise SystemExit("--png needs matplotlib (the bench extra); the map itself is saved") from None
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
