@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -85,6 +86,17 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     Column("email_verified_at", DateTime),  # 0004: None until the emailed link is opened
     Column("password_changed_at", DateTime),  # 0004
+    # 0005 people: handle as chosen (NFKC, lower-case) and its TR39 confusable skeleton, which is what is unique
+    Column("handle", String(64)),
+    Column("handle_key", String(128)),
+    Column("display_name", String(200)),
+    Column("bio", Text),
+    Column("links", Text, nullable=False, server_default="[]"),  # JSON list of http(s) URLs
+    Column("role", String(16), nullable=False, server_default="member"),  # member | moderator | operator
+    Column("banned_at", DateTime),
+    Column("banned_reason", Text),
+    Index("uq_users_handle", "handle", unique=True),
+    Index("uq_users_handle_key", "handle_key", unique=True),
 )
 
 votes = Table(
@@ -242,4 +254,124 @@ digest_items = Table(
     Column("position", Integer, nullable=False),
     UniqueConstraint("digest_id", "paper_pk", name="uq_digest_items_digest_paper"),
     Index("ix_digest_items_subscriber_paper", "subscriber_id", "paper_pk"),
+)
+
+# -- people (migration 0005): author claims and the operator's auto-approve rules -------------------------------
+# A claim names the author as listed on the paper (`author_name`) and its comparison key (`author_key`,
+# `paperfeed.people.claims.author_key`); at most one approved claim per (paper, author): a partial unique index.
+
+author_claims = Table(
+    "author_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("author_name", String(500), nullable=False),
+    Column("author_key", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | rejected
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),  # None: a rule, or the CLI
+    Column("decided_at", DateTime),
+    Column("reason", Text),
+    UniqueConstraint("user_id", "paper_pk", "author_key", name="uq_author_claims_user_paper_author"),
+    Index("ix_author_claims_paper_pk", "paper_pk"),
+    Index("ix_author_claims_user_id", "user_id"),
+    Index("ix_author_claims_status", "status"),
+    Index("uq_author_claims_approved", "paper_pk", "author_key", unique=True,
+          sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
+)
+
+# email domain of a verified member -> an author-name pattern (fnmatch on the author key; "*" = any name)
+claim_rules = Table(
+    "claim_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_domain", String(255), nullable=False),
+    Column("author_pattern", String(500), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(100), nullable=False, server_default=""),
+    UniqueConstraint("email_domain", "author_pattern", name="uq_claim_rules_domain_pattern"),
+)
+
+
+# -- personal-feed signals (migration 0007_signals, issue 11) ---------------------------------------------------
+# Keyed by users.id and papers.pk with ON DELETE CASCADE: "delete my signals" is one DELETE per table.
+
+
+def _user_col() -> Column:
+    return Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+def _paper_col() -> Column:
+    return Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False)
+
+
+dismissals = Table(
+    "dismissals", metadata, _user_col(), _paper_col(), Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_dismissals_user_paper"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("name", String(200), nullable=False),
+    Column("visibility", String(8), nullable=False, server_default="private"),  # private | link | public
+    Column("share_token", String(43), nullable=False, unique=True),  # what a "link" collection's URL carries
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "name", name="uq_collections_user_name"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    _paper_col(),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("collection_id", "paper_pk", name="uq_collection_items_collection_paper"),
+    Index("ix_collection_items_paper_pk", "paper_pk"),
+)
+
+member_follows = Table(
+    "member_follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("kind", String(16), nullable=False),  # search | author | category (as subscriber follows)
+    Column("value", String(1000), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "value", name="uq_member_follows_user_kind_value"),
+)
+
+signal_prefs = Table(
+    "signal_prefs",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("implicit_opens", Integer, nullable=False, server_default="0"),  # 1: record opened papers
+    Column("updated_at", DateTime, nullable=False),
+)
+
+paper_opens = Table(
+    "paper_opens", metadata, _user_col(), _paper_col(),
+    Column("source", String(16), nullable=False),  # digest | list
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_paper_opens_user_paper"),
+)
+
+shown_papers = Table(
+    "shown_papers", metadata, _user_col(), _paper_col(),
+    Column("place", String(16), nullable=False),  # digest | feed
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_shown_papers_user_paper"),
+)
+
+library_imports = Table(
+    "library_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("format", String(16), nullable=False),  # bibtex | ris | csv | arxiv
+    Column("papers", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
