@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -83,8 +84,8 @@ def add_comment(store: Store, paper_pk: int, user_id: int, body: str, parent_id:
             if parent is None or parent.paper_pk != paper_pk:
                 return None
         cid = conn.execute(insert(comments).values(paper_pk=paper_pk, user_id=user_id, parent_id=parent_id,
-                                                   body=body, created_at=now)).inserted_primary_key[0]
-    return Comment(int(cid), paper_pk, user_id, parent_id, body, now)
+                                                   body=body, created_at=now)).inserted_primary_key
+    return Comment(int(cid[0]) if cid else 0, paper_pk, user_id, parent_id, body, now)
 
 
 def get_comment(store: Store, comment_id: int) -> Comment | None:
@@ -213,7 +214,7 @@ def moderate(store: Store, actor_id: int, action: str, comment_id: int, note: st
     the comment's open reports and the log entry in one transaction.  False when there is nothing to do."""
     now = utcnow()
     where = comments.c.id == comment_id
-    changes = {"hide": (comments.c.hidden_at.is_(None), {"hidden_at": now, "hidden_by": actor_id}),
+    changes: dict[str, tuple[Any, dict[str, Any]]] = {"hide": (comments.c.hidden_at.is_(None), {"hidden_at": now, "hidden_by": actor_id}),
                "unhide": (comments.c.hidden_at.is_not(None), {"hidden_at": None, "hidden_by": None}),
                "delete": (comments.c.deleted_at.is_(None), {"deleted_at": now, "body": ""})}
     if action not in (*changes, "dismiss"):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from paperfeed.store import community as community_sql
+from paperfeed.store import discussion as discussion_sql
 from paperfeed.store.papers import Store
 
 # Per process and random: paper text cannot hold it (a fixed "\x00csrf\x00" could be planted in a title or a
@@ -35,7 +36,7 @@ def community_version(store: Store) -> tuple:
 
 def data_version(store: Store) -> tuple:
     """Everything a listing page depends on besides its URL."""
-    return store.current_seq(), *community_version(store)
+    return store.current_seq(), *community_version(store), *discussion_sql.discussion_version(store)
 
 
 class PageCache:
