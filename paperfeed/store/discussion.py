@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -214,9 +214,11 @@ def moderate(store: Store, actor_id: int, action: str, comment_id: int, note: st
     the comment's open reports and the log entry in one transaction.  False when there is nothing to do."""
     now = utcnow()
     where = comments.c.id == comment_id
-    changes: dict[str, tuple[Any, dict[str, Any]]] = {"hide": (comments.c.hidden_at.is_(None), {"hidden_at": now, "hidden_by": actor_id}),
-               "unhide": (comments.c.hidden_at.is_not(None), {"hidden_at": None, "hidden_by": None}),
-               "delete": (comments.c.deleted_at.is_(None), {"deleted_at": now, "body": ""})}
+    changes: dict[str, tuple[Any, dict[str, Any]]] = {
+        "hide": (comments.c.hidden_at.is_(None), {"hidden_at": now, "hidden_by": actor_id}),
+        "unhide": (comments.c.hidden_at.is_not(None), {"hidden_at": None, "hidden_by": None}),
+        "delete": (comments.c.deleted_at.is_(None), {"deleted_at": now, "body": ""}),
+    }
     if action not in (*changes, "dismiss"):
         raise ValueError(f"unknown moderation action {action!r}")
     with store.write() as conn:
