@@ -90,7 +90,7 @@ def render_email(store: Store, note: notes.Notification, to: str, settings: Mail
     what = "replied to you" if note.kind == "reply" else "mentioned you"
     msg["Subject"] = f"{ctx['handle']} {what} on paperfeed"
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = f"<notification-{note.id}-{store.store_id()[:12]}@{settings.mail_domain}>"
+    msg["Message-ID"] = f"<notification-{note.id}-{store.store_id[:12]}@{settings.mail_domain}>"
     msg["Auto-Submitted"] = "auto-generated"
     msg["List-Unsubscribe"] = f"<{unsub}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -108,7 +108,13 @@ def deliver(store: Store, settings: MailSettings, secret: str, limit: int = 100)
             continue
         note, address = claimed
         try:
-            send_message(render_email(store, note, address, settings, secret), settings)
+            msg = render_email(store, note, address, settings, secret)
+        except Exception:  # never leave a claimed row behind in `sending`
+            log.exception("notification %d could not be rendered", nid)
+            notes.finish(store, nid, "failed")
+            continue
+        try:
+            send_message(msg, settings)
         except MailNotSent as e:
             log.warning("notification %d not sent: %s", nid, e)
             notes.finish(store, nid, "failed" if e.permanent else "pending")

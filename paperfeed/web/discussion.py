@@ -427,10 +427,15 @@ def commenter(request: Request, user: Annotated[User, Depends(token_user)]) -> U
     if request.state.token_scope not in ("comment", "write"):
         raise HTTPException(403, "this API token is read-only; commenting needs the comment (or write) scope",
                             headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
-    w = web(request)
+    if roles.is_banned(web(request).pf.store, user.id):
+        raise HTTPException(403, "this account may no longer write in discussions")
+    return user
+
+
+def _limit_writer(w: WebState, user: User) -> None:
+    """The per-member comment limit, taken only once the body is valid (a 422 costs nothing)."""
     if (refused := write_problem(w, user)) is not None:
         raise HTTPException(*refused)
-    return user
 
 
 @api.get("/papers/{paper_id:path}/comments", response_model=list[CommentOut], summary="A paper's discussion",
@@ -457,6 +462,7 @@ async def api_post(request: Request, paper_id: str, body: CommentIn,
         pk, pid = found
         if not body.body.strip():
             raise HTTPException(400, "body: the comment is empty")
+        _limit_writer(w, user)
         c = post_comment(w, user, pk, body.body, body.parent)
         if c is None:
             raise HTTPException(400, "parent: no live comment with that id on this paper")
@@ -478,6 +484,7 @@ def api_edit(request: Request, comment_id: int, body: CommentEdit,
     w = web(request)
     if not body.body.strip():
         raise HTTPException(400, "body: the comment is empty")
+    _limit_writer(w, user)
     if not sql.edit_comment(w.pf.store, comment_id, user.id, body.body):
         raise HTTPException(404, "no such comment of yours")
     c = sql.get_comment(w.pf.store, comment_id)
