@@ -101,7 +101,7 @@ def test_comment_reply_mention_notify_once_and_unsubscribe(pf, base):
 
 
 def test_thread_marks_votes_counts_and_limits(pf, base):
-    (a, ca), (b, cb) = member(pf, base, "cat@talk.example"), member(pf, base, "dan@talk.example")
+    (_, ca), (_, cb) = member(pf, base, "cat@talk.example"), member(pf, base, "dan@talk.example")
     paper = "2510.99999"
     first = cid_of(post(ca, "to be edited"))
     token = csrf(ca, f"/papers/{paper}")
@@ -156,7 +156,7 @@ def test_moderation_roles_log_and_ban(pf, base):
 
 
 def test_feeds_and_api(pf, base):
-    (a, ca), (b, cb) = member(pf, base, "api1@talk.example"), member(pf, base, "api2@talk.example")
+    a, ca = member(pf, base, "api1@talk.example")
     cid_of(post(ca, "<script>alert(1)</script> feed me"))
     atom = httpx.get(f"{base}/papers/{HOSTILE_ID}/discussion.atom")
     assert atom.status_code == 200 and atom.headers["content-type"].startswith("application/atom+xml")
