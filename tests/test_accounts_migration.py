@@ -9,6 +9,7 @@ from datetime import datetime
 import httpx
 from account_helpers import log_in
 from alembic import command
+from alembic.script import ScriptDirectory
 from conftest import make_site_pf
 from sqlalchemy import insert, inspect, text
 
@@ -47,7 +48,8 @@ def test_a_0003_database_upgrades_with_its_accounts_working(tmp_path):
     pf = Paperfeed(db)  # migrates to head
     try:
         with pf.store.read() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004_accounts"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == \
+                    ScriptDirectory.from_config(_alembic_config()).get_current_head()  # at head, whichever it is
             for table in ("sessions", "rate_buckets", "login_failures", "users", "api_tokens", "subscribers"):
                 cols = {c["name"] for c in inspect(conn).get_columns(table)}
                 assert cols == {c.name for c in schema.metadata.tables[table].columns}, table

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -40,7 +41,8 @@ def test_a_0001_database_upgrades_and_keeps_its_papers(tmp_path):
 
     store = Store.open(db)  # migrates to head
     with store.read() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004_accounts"
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()  # the newest migration, whichever
+        assert head is not None and conn.execute(text("select version_num from alembic_version")).scalar() == head
         names = set(inspect(conn).get_table_names())
         for table in schema.metadata.tables:  # every table the code knows, as the migrations made it
             assert table in names
