@@ -83,9 +83,12 @@ def upgrade() -> None:
         sa.Column("email", sa.Integer, nullable=False, server_default="1"),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
+    # The discussion's change stamp (store/discussion.py `discussion_version`): one row, only ever UPDATEd.
+    op.execute("INSERT INTO kv (key, value) VALUES ('discussion.version', '{\"v\": \"0\"}')")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM kv WHERE key = 'discussion.version'")
     op.drop_table("notification_settings")
     op.drop_table("notifications")
     op.drop_table("moderation_log")
