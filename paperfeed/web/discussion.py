@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
@@ -39,6 +39,8 @@ from paperfeed.web.tokens import token_user
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["discussion"])
 MAX_COMMENT = 4000
+MAX_ID = 2**31 - 1  # comment ids are 32-bit integers on PostgreSQL: a larger one is a 422, never a DataError
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_REASON = 500
 FEED_SIZE = 50
 
@@ -118,7 +120,9 @@ def post_form(request: Request, paper_id: str, body: str = Form("", max_length=M
         return _need_login(request, paper_path(pid) + "#discussion")
     if (problem := body_problem(body)) is not None:
         return error_page(request, 400, problem)
-    parent_id = int(parent) if parent.strip().isdigit() else None
+    parent_id = int(parent) if parent.strip().isdigit() and len(parent.strip()) <= 10 else None
+    if parent_id is not None and not 1 <= parent_id <= MAX_ID:
+        parent_id = None
     if (refused := write_problem(w, user)) is not None:
         return error_page(request, *refused)
     comment = post_comment(w, user, pk, body, parent_id)
@@ -127,7 +131,7 @@ def post_form(request: Request, paper_id: str, body: str = Form("", max_length=M
     return RedirectResponse(_comment_anchor(w, comment), status_code=303)
 
 
-def _own_comment(request: Request, comment_id: int) -> tuple[sql.Comment, User] | Response:
+def _own_comment(request: Request, comment_id: CommentId) -> tuple[sql.Comment, User] | Response:
     user = current_user(request)
     if user is None:
         return _need_login(request, "/papers")
@@ -138,7 +142,7 @@ def _own_comment(request: Request, comment_id: int) -> tuple[sql.Comment, User] 
 
 
 @pages.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
-def edit_form(request: Request, comment_id: int) -> Response:
+def edit_form(request: Request, comment_id: CommentId) -> Response:
     got = _own_comment(request, comment_id)
     if isinstance(got, Response):
         return got
@@ -148,7 +152,7 @@ def edit_form(request: Request, comment_id: int) -> Response:
 
 
 @pages.post("/comments/{comment_id}/edit", response_class=HTMLResponse)
-def edit(request: Request, comment_id: int, body: str = Form("", max_length=MAX_COMMENT * 2),
+def edit(request: Request, comment_id: CommentId, body: str = Form("", max_length=MAX_COMMENT * 2),
          csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
         return blocked
@@ -167,7 +171,7 @@ def edit(request: Request, comment_id: int, body: str = Form("", max_length=MAX_
 
 
 @pages.post("/comments/{comment_id}/delete")
-def delete(request: Request, comment_id: int, csrf_token: str | None = Form(None)) -> Response:
+def delete(request: Request, comment_id: CommentId, csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
         return blocked
     got = _own_comment(request, comment_id)
@@ -180,7 +184,7 @@ def delete(request: Request, comment_id: int, csrf_token: str | None = Form(None
 
 
 @pages.post("/comments/{comment_id}/upvote")
-def upvote(request: Request, comment_id: int, csrf_token: str | None = Form(None)) -> Response:
+def upvote(request: Request, comment_id: CommentId, csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
         return blocked
     w = web(request)
@@ -199,7 +203,7 @@ def upvote(request: Request, comment_id: int, csrf_token: str | None = Form(None
 
 
 @pages.post("/comments/{comment_id}/report", response_class=HTMLResponse)
-def report(request: Request, comment_id: int, reason: str = Form("", max_length=MAX_REASON * 2),
+def report(request: Request, comment_id: CommentId, reason: str = Form("", max_length=MAX_REASON * 2),
            csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
         return blocked
@@ -254,7 +258,7 @@ def moderation_page(request: Request) -> Response:
 
 
 @pages.post("/moderation/comments/{comment_id}")
-def moderate(request: Request, comment_id: int, action: str = Form("", max_length=10),
+def moderate(request: Request, comment_id: CommentId, action: str = Form("", max_length=10),
              note: str = Form("", max_length=MAX_REASON * 2), next: str | None = Form(None),
              csrf_token: str | None = Form(None)) -> Response:
     if (blocked := _guard(request, csrf_token, None)) is not None:
@@ -269,7 +273,7 @@ def moderate(request: Request, comment_id: int, action: str = Form("", max_lengt
 
 
 @pages.post("/moderation/ban")
-def ban(request: Request, comment_id: int = Form(..., ge=1, le=2**62), note: str = Form("", max_length=1000),
+def ban(request: Request, comment_id: int = Form(..., ge=1, le=MAX_ID), note: str = Form("", max_length=1000),
         csrf_token: str | None = Form(None)) -> Response:
     """Ban the writer of a comment (moderators act on what they see: a comment, never a list of members)."""
     if (blocked := _guard(request, csrf_token, None)) is not None:
@@ -408,7 +412,7 @@ class CommentOut(BaseModel):
 
 class CommentIn(BaseModel):
     body: str = Field(min_length=1, max_length=MAX_COMMENT)
-    parent: int | None = Field(None, ge=1, le=2**62, description="the comment this replies to")
+    parent: int | None = Field(None, ge=1, le=MAX_ID, description="the comment this replies to")
 
 
 class CommentEdit(BaseModel):
@@ -471,6 +475,23 @@ async def api_post(request: Request, paper_id: str, body: CommentIn,
     return await run_in_threadpool(run)
 
 
+_OTHER_METHODS = ["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "GET", "POST"]
+
+
+def _not_allowed(allow: list[str]):  # type: ignore[no-untyped-def]
+    """A 405 that names every method the path has (Starlette's names only the first route's)."""
+    def refuse() -> None:
+        raise HTTPException(405, "Method Not Allowed", headers={"Allow": ", ".join(allow)})
+
+    return refuse
+
+
+api.add_api_route("/papers/{paper_id:path}/comments", _not_allowed(["GET", "POST"]), include_in_schema=False,
+                  methods=[m for m in _OTHER_METHODS if m not in ("GET", "POST")])
+api.add_api_route("/comments/{comment_id}", _not_allowed(["PATCH", "DELETE"]), include_in_schema=False,
+                  methods=[m for m in _OTHER_METHODS if m not in ("PATCH", "DELETE")])
+
+
 def _one(w: WebState, c: sql.Comment, user: User | None) -> CommentOut:
     pid = w.pf.store.ids_of([c.paper_pk]).get(c.paper_pk, "")
     views = flatten(build(w.pf.store, c.paper_pk, pid, user.id if user else None))
@@ -479,7 +500,7 @@ def _one(w: WebState, c: sql.Comment, user: User | None) -> CommentOut:
 
 @api.patch("/comments/{comment_id}", response_model=CommentOut, summary="Edit your comment",
            responses=error_responses(400, 401, 403, 404, 429))
-def api_edit(request: Request, comment_id: int, body: CommentEdit,
+def api_edit(request: Request, comment_id: CommentId, body: CommentEdit,
              user: Annotated[User, Depends(commenter)]) -> CommentOut:
     w = web(request)
     if not body.body.strip():
@@ -494,7 +515,7 @@ def api_edit(request: Request, comment_id: int, body: CommentEdit,
 
 @api.delete("/comments/{comment_id}", status_code=204, summary="Delete your comment",
             responses=error_responses(401, 403, 404))
-def api_delete(request: Request, comment_id: int, user: Annotated[User, Depends(token_user)]) -> Response:
+def api_delete(request: Request, comment_id: CommentId, user: Annotated[User, Depends(token_user)]) -> Response:
     if request.state.token_scope not in ("comment", "write"):
         raise HTTPException(403, "this API token is read-only", headers={"WWW-Authenticate": "Bearer"})
     if not sql.delete_comment(web(request).pf.store, comment_id, user.id):
