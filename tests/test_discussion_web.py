@@ -150,7 +150,13 @@ def test_moderation_roles_log_and_ban(pf, base):
     assert "[hidden by a moderator]" in httpx.get(f"{base}/papers/{PAPER}").text
     assert "buy cheap pills" not in httpx.get(f"{base}/papers/{PAPER}").text
     assert cm.post("/moderation/ban", data={"comment_id": str(bad), "csrf_token": csrf(cm)}).status_code == 303
-    assert post(cw, "I am back").status_code == 403
+    assert roles.is_banned(pf.store, w.id)
+    back = post(cw, "I am back")  # the ban ended the writer's sessions: they are sent to log in, nothing stored
+    assert back.status_code == 303 and back.headers["location"].startswith("/login")
+    assert [c.body for c in sql.comments_by(pf.store, w.id)] == ["buy cheap pills"]
+    ok = httpx.Client(base_url=base, timeout=30)
+    if log_in(ok, "writer@mod.example").status_code == 303:  # if a banned member may log in at all, still no writing
+        assert post(ok, "I am back").status_code == 403
     log = cm.get("/moderation").text
     assert "No open reports." in log and re.search(r"<td>ban</td>", log) and re.search(r"<td>hide</td>", log)
 

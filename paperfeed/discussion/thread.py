@@ -44,13 +44,11 @@ def build(store: Store, paper_pk: int, paper_id: str, viewer: int | None) -> lis
     ids = [c.id for c in comments]
     counts = sql.vote_counts(store, ids)
     voted = sql.voted(store, viewer, ids) if viewer is not None else set()
-    authors = roles.authors_of(store, paper_id)
-    handles: dict[int, str] = {}
+    authors = roles.authors_of(store, paper_pk)
+    handles = roles.handles_of(store, {c.user_id for c in comments})
     views: dict[int, CommentView] = {}
     roots: list[CommentView] = []
     for c in comments:
-        if c.user_id not in handles:
-            handles[c.user_id] = roles.handle_of(store, c.user_id)
         parent = views.get(c.parent_id) if c.parent_id is not None else None
         v = CommentView(c, handles[c.user_id], render(c.body) if c.visible else Markup(""), counts.get(c.id, 0),
                         c.id in voted, viewer == c.user_id, c.user_id in authors,

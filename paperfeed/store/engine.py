@@ -72,10 +72,15 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def head_revision() -> str:
+    """The newest migration's revision id (what a migrated store's `alembic_version` holds)."""
+    return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (cheap no-op when it already is)."""
     cfg = _alembic_config()
-    head = ScriptDirectory.from_config(cfg).get_current_head()
+    head = head_revision()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -85,6 +86,15 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     Column("email_verified_at", DateTime),  # 0004: None until the emailed link is opened
     Column("password_changed_at", DateTime),  # 0004
+    # 0005 people: handle as chosen (NFKC, lower-case) and its TR39 confusable skeleton, which is what is unique
+    Column("handle", String(64), unique=True),
+    Column("handle_key", String(128), unique=True),
+    Column("display_name", String(200)),
+    Column("bio", Text),
+    Column("links", Text, nullable=False, server_default="[]"),  # JSON list of http(s) URLs
+    Column("role", String(16), nullable=False, server_default="member"),  # member | moderator | operator
+    Column("banned_at", DateTime),
+    Column("banned_reason", Text),
 )
 
 votes = Table(
@@ -242,6 +252,43 @@ digest_items = Table(
     Column("position", Integer, nullable=False),
     UniqueConstraint("digest_id", "paper_pk", name="uq_digest_items_digest_paper"),
     Index("ix_digest_items_subscriber_paper", "subscriber_id", "paper_pk"),
+)
+
+# -- people (migration 0005): author claims and the operator's auto-approve rules -------------------------------
+# A claim names the author as listed on the paper (`author_name`) and its comparison key (`author_key`,
+# `paperfeed.people.claims.author_key`); at most one approved claim per (paper, author): a partial unique index.
+
+author_claims = Table(
+    "author_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("author_name", String(500), nullable=False),
+    Column("author_key", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | rejected
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),  # None: a rule, or the CLI
+    Column("decided_at", DateTime),
+    Column("reason", Text),
+    UniqueConstraint("user_id", "paper_pk", "author_key", name="uq_author_claims_user_paper_author"),
+    Index("ix_author_claims_paper_pk", "paper_pk"),
+    Index("ix_author_claims_user_id", "user_id"),
+    Index("ix_author_claims_status", "status"),
+    Index("uq_author_claims_approved", "paper_pk", "author_key", unique=True,
+          sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
+)
+
+# email domain of a verified member -> an author-name pattern (fnmatch on the author key; "*" = any name)
+claim_rules = Table(
+    "claim_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_domain", String(255), nullable=False),
+    Column("author_pattern", String(500), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(100), nullable=False, server_default=""),
+    UniqueConstraint("email_domain", "author_pattern", name="uq_claim_rules_domain_pattern"),
 )
 
 # -- discussion (migration 0006): comments, their votes, reports, moderation log, notifications -------------------

@@ -287,7 +287,8 @@ def ban(request: Request, comment_id: int = Form(..., ge=1, le=MAX_ID), note: st
         return error_page(request, 404, "No such comment.")
     if c.user_id == got.id:
         return error_page(request, 400, "You cannot ban yourself.")
-    if roles.ban(store, c.user_id):
+    if roles.ban(store, c.user_id, note.strip()):
+        web(request).accounts.revoke_sessions(c.user_id)  # a banned member's sessions end now
         sql.log_action(store, got.id, "ban", target_user_id=c.user_id, comment_id=c.id, note=note.strip())
     return RedirectResponse("/moderation", status_code=303)
 
