@@ -53,6 +53,10 @@ def test_thread_edit_delete_votes_counts(store):
     assert sql.discussion_version(store) != v0
     assert sql.comment_counts(store, [p1]) == {p1: 1}
     assert sql.add_comment(store, p1, b.id, "reply to deleted", top.id) is None
+    recent = sql.recent_comments_by(store, b.id)  # the profile page's list: live comments only
+    assert [(r.comment_id, r.paper_id, r.paper_title, r.excerpt) for r in recent] == [
+        (reply.id, "2501.00001", "One", "a reply")]
+    assert sql.recent_comments_by(store, a.id) == []
 
 
 def test_reports_moderation_and_log(store):

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import comment_reports, comment_votes, comments, kv, moderation_log
+from paperfeed.store.schema import comment_reports, comment_votes, comments, kv, moderation_log, papers
 
 VERSION_KEY = "discussion.version"
 
@@ -155,6 +155,28 @@ def comments_by(store: Store, user_id: int, limit: int = 20) -> list[Comment]:
         rows = conn.execute(select(comments).where(comments.c.user_id == user_id, _LIVE)
                             .order_by(comments.c.id.desc()).limit(limit)).all()
     return [_comment(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class RecentComment:
+    """A member's comment as their profile lists it (web/profiles.py): the paper, an excerpt of the Markdown as
+    typed (plain text; the page escapes it), when."""
+
+    comment_id: int
+    paper_id: str
+    paper_title: str
+    excerpt: str
+    created_at: datetime
+
+
+def recent_comments_by(store: Store, member_id: int, limit: int = 20) -> list[RecentComment]:
+    """The member's newest visible comments (not deleted, not hidden), with their papers' ids and titles."""
+    with store.read() as conn:
+        rows = conn.execute(select(comments.c.id, comments.c.body, comments.c.created_at, papers.c.id.label("pid"),
+                                   papers.c.title).join(papers, papers.c.pk == comments.c.paper_pk)
+                            .where(comments.c.user_id == member_id, _LIVE)
+                            .order_by(comments.c.id.desc()).limit(limit)).all()
+    return [RecentComment(r.id, r.pid, r.title, " ".join(r.body.split())[:200], r.created_at) for r in rows]
 
 
 def count_since(store: Store, user_id: int, since: datetime) -> int:
