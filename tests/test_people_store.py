@@ -12,6 +12,7 @@ from store_backends import open_store, store_backend  # noqa: F401  (fixture)
 from paperfeed.models import new_paper
 from paperfeed.store import people as P
 from paperfeed.store.accounts import AccountStore
+from paperfeed.store.papers import Store
 
 
 def _member(store, email, verified=True):  # type: ignore[no-untyped-def]
@@ -141,4 +142,36 @@ def test_rules(store_backend, tmp_path):  # noqa: F811
     assert len(P.rules(store)) == 2
     assert P.delete_rule(store, r.id) and not P.delete_rule(store, r.id)
     assert len(P.rules(store)) == 1
+    store.close()
+
+
+def test_upgrading_to_0005_keeps_every_members_tokens_and_sessions(tmp_path):
+    """0005 adds columns to `users` in place: a SQLite table rebuild would cascade-delete api_tokens and
+    sessions (foreign keys are on), logging everyone out and voiding their API tokens."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from paperfeed.store.engine import _alembic_config, head_revision, sqlite_engine
+
+    db = tmp_path / "old.db"
+    Store.open(str(db)).close()
+    engine = sqlite_engine(db)
+    cfg = _alembic_config()
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004_accounts")
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        conn.execute(text("INSERT INTO users (email, password_hash, created_at) VALUES ('o@example.org', 'h', "
+                          "'2026-01-05 09:00:00')"))
+        conn.execute(text("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (1, 'x', 'th', "
+                          "'2026-01-05 09:00:00')"))
+        conn.execute(text("INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES ('sh', 1, "
+                          "'2026-01-05 09:00:00', '2026-01-05 09:00:00')"))
+    engine.dispose()
+    store = Store.open(str(db))  # migrates to head
+    with store.read() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == head_revision()
+        assert conn.execute(text("select count(*) from api_tokens")).scalar() == 1
+        assert conn.execute(text("select count(*) from sessions")).scalar() == 1
+    assert P.role_of(store, 1) == "member" and P.member(store, 1).links == []
     store.close()

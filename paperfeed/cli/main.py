@@ -307,6 +307,9 @@ app.add_typer(digest_app, name="digest")
 from paperfeed.cli.backup import register as register_backup  # noqa: E402  (`paperfeed backup|restore`)
 
 register_backup(app)
+from paperfeed.cli.admin import admin_app  # noqa: E402  (`paperfeed admin claims|role|ban`)
+
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:

@@ -87,14 +87,16 @@ users = Table(
     Column("email_verified_at", DateTime),  # 0004: None until the emailed link is opened
     Column("password_changed_at", DateTime),  # 0004
     # 0005 people: handle as chosen (NFKC, lower-case) and its TR39 confusable skeleton, which is what is unique
-    Column("handle", String(64), unique=True),
-    Column("handle_key", String(128), unique=True),
+    Column("handle", String(64)),
+    Column("handle_key", String(128)),
     Column("display_name", String(200)),
     Column("bio", Text),
     Column("links", Text, nullable=False, server_default="[]"),  # JSON list of http(s) URLs
     Column("role", String(16), nullable=False, server_default="member"),  # member | moderator | operator
     Column("banned_at", DateTime),
     Column("banned_reason", Text),
+    Index("uq_users_handle", "handle", unique=True),
+    Index("uq_users_handle_key", "handle_key", unique=True),
 )
 
 votes = Table(

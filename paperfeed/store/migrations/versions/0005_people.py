@@ -23,17 +23,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as b:
-        b.add_column(sa.Column("handle", sa.String(64)))
-        b.add_column(sa.Column("handle_key", sa.String(128)))
-        b.add_column(sa.Column("display_name", sa.String(200)))
-        b.add_column(sa.Column("bio", sa.Text))
-        b.add_column(sa.Column("links", sa.Text, nullable=False, server_default="[]"))
-        b.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="member"))
-        b.add_column(sa.Column("banned_at", sa.DateTime))
-        b.add_column(sa.Column("banned_reason", sa.Text))
-        b.create_unique_constraint("uq_users_handle", ["handle"])
-        b.create_unique_constraint("uq_users_handle_key", ["handle_key"])
+    # Plain ADD COLUMN and unique indexes, not batch mode: on SQLite a batch rebuild drops and re-creates
+    # `users`, and with foreign keys on that drop cascades to api_tokens, sessions, votes and submissions.
+    for col in (sa.Column("handle", sa.String(64)), sa.Column("handle_key", sa.String(128)),
+                sa.Column("display_name", sa.String(200)), sa.Column("bio", sa.Text),
+                sa.Column("links", sa.Text, nullable=False, server_default="[]"),
+                sa.Column("role", sa.String(16), nullable=False, server_default="member"),
+                sa.Column("banned_at", sa.DateTime), sa.Column("banned_reason", sa.Text)):
+        op.add_column("users", col)
+    op.create_index("uq_users_handle", "users", ["handle"], unique=True)
+    op.create_index("uq_users_handle_key", "users", ["handle_key"], unique=True)
     op.create_table(
         "author_claims",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -68,8 +67,8 @@ def downgrade() -> None:
     op.drop_table("claim_rules")
     op.drop_index("uq_author_claims_approved", "author_claims")
     op.drop_table("author_claims")
-    with op.batch_alter_table("users") as b:
-        b.drop_constraint("uq_users_handle_key", type_="unique")
-        b.drop_constraint("uq_users_handle", type_="unique")
+    op.drop_index("uq_users_handle_key", "users")
+    op.drop_index("uq_users_handle", "users")
+    with op.batch_alter_table("users") as b:  # NB on SQLite this rebuild cascades like 0004's downgrade does
         for c in ("banned_reason", "banned_at", "role", "links", "bio", "display_name", "handle_key", "handle"):
             b.drop_column(c)
