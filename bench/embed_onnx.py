@@ -12,9 +12,15 @@ with the reference within the sample (the issue's criterion is >= 0.95 on 10,000
     PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --variants torch@1,torch@2,fp32@2 --batch 16
     PYTHONPATH=. .venv/bin/python bench/embed_onnx.py --n 10000 --variants int8-pc-noffnout@2
 
-Variants: torch@T, fp32@T (ONNX Runtime, all graph optimisations), int8-pc (MatMul weights per-channel int8,
-activations quantised at run time), int8-pt (per-tensor), int8-pc-noffnout (the six FFN output
-projections kept fp32), int8-pc-noatt (the attention score products kept fp32); @T = intra-op threads.
+Variants: torch@T, fp32@T (ONNX Runtime, all graph optimisations), opt@T (fp32 through onnxruntime.transformers'
+BERT optimizer: fused Attention, SkipLayerNorm, BiasGelu), int8-pc (MatMul weights per-channel int8, activations
+quantised at run time), int8-pt (per-tensor), suffixes -rr (reduce_range, 7-bit weights: ORT's fix for u8s8
+saturation on AVX2 without VNNI), -u8u8 (unsigned weights), -noffnout (the six FFN output projections kept fp32),
+-noatt (attention score products fp32), -nol0 / -nol5 (layer 0 / 5 fp32); qdq-pc-minmax|entropy|pct (static QDQ,
+activations calibrated on 64 corpus papers drawn with seed 1); opt-int8-pc (optimizer, then dynamic int8 incl.
+QAttention); @T = intra-op threads.  Measured 2026-12-02 (bench/README.md): no int8 variant keeps 0.95 top-10
+agreement (best 0.93, FFN outputs fp32); reduce_range and u8u8 do not help (0.909 / 0.912 vs 0.911 on 300
+papers), static MinMax QDQ drops to 0.74; one thread per process costs 26% less CPU than two for int8.
 """
 
 from __future__ import annotations
@@ -54,23 +60,75 @@ def reference(ids: list[str]) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def build(kind: str, fp32: Path, out: Path) -> Path:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def calibration_feeds(tokenizer: object, n: int = 64, seed: int = 1, pad: bool = False) -> list[dict[str, np.ndarray]]:
+    """One feed per text for static calibration: corpus papers from another seed than the benchmark sample.
+    `pad`: every feed 256 tokens long (the histogram calibrators stack tensors and need one shape)."""
+    texts, _ = sample(n, seed=seed)
+    feeds = []
+    for t in texts:
+        enc = tokenizer([t], return_tensors="np", truncation=True, max_length=256,  # type: ignore[operator]
+                        padding="max_length" if pad else False)
+        ids = np.asarray(enc["input_ids"], dtype=np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.asarray(enc["attention_mask"], dtype=np.int64),
+                      "token_type_ids": np.zeros_like(ids)})
+    return feeds
 
-    if kind == "fp32":
-        return fp32
+
+def optimized(fp32: Path, out: Path) -> Path:
+    """fp32 graph through onnxruntime.transformers' BERT optimizer (fused Attention, SkipLayerNorm, BiasGelu)."""
+    path = out / "opt.onnx"
+    if not path.exists():
+        from onnxruntime.transformers import optimizer
+
+        m = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
+        m.save_model_to_file(str(path))
+    return path
+
+
+def build(kind: str, fp32: Path, out: Path, tokenizer: object = None) -> Path:
+    """Variant name -> graph file.  Tokens: opt (BERT optimizer first), int8/dyn (dynamic) or qdq-minmax|entropy|pct
+    (static, calibrated on 64 corpus papers), pc (per-channel), rr (reduce_range: 7-bit weights, no u8s8
+    saturation on AVX2), u8u8 (unsigned weights), noffnout / noatt / nol0 / nol5 (keep those nodes fp32)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    parts = kind.split("-")
+    src = optimized(fp32, out) if "opt" in parts else fp32
+    if parts in (["fp32"], ["opt"]):
+        return src
     path = out / f"{kind}.onnx"
     if path.exists():
         return path
-    matmuls = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "MatMul"]
+    nodes = onnx.load(str(src)).graph.node
+    matmuls = [n.name for n in nodes if n.op_type in ("MatMul", "Attention")]
     exclude: list[str] = []
-    if "noffnout" in kind:
+    if "noffnout" in parts:
         exclude += [n for n in matmuls if "/output/dense/" in n and "attention" not in n]
-    if "noatt" in kind:
+    if "noatt" in parts:
         exclude += [n for n in matmuls if n.endswith(("self/MatMul", "self/MatMul_1"))]
-    quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                     per_channel="-pc" in kind, nodes_to_exclude=exclude)
+    for layer in ("0", "5"):
+        if f"nol{layer}" in parts:
+            exclude += [n for n in matmuls if f"/layer.{layer}/" in n]
+    ops = ["MatMul", "Attention"] if "opt" in parts else ["MatMul"]
+    weight = QuantType.QUInt8 if "u8u8" in parts else QuantType.QInt8
+    common = {"per_channel": "pc" in parts, "reduce_range": "rr" in parts, "nodes_to_exclude": exclude,
+              "op_types_to_quantize": ops}
+    if "opt" in parts:  # the optimizer's contrib ops defeat shape inference; their outputs are float
+        common["extra_options"] = {"DefaultTensorType": onnx.TensorProto.FLOAT}
+    if "qdq" in parts:
+        method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                  "pct": CalibrationMethod.Percentile}[next(p for p in parts if p in ("minmax", "entropy", "pct"))]
+        feeds = iter(calibration_feeds(tokenizer, pad=method != CalibrationMethod.MinMax))
+
+        class Reader:
+            def get_next(self) -> dict[str, np.ndarray] | None:
+                return next(feeds, None)
+
+        quantize_static(str(src), str(path), Reader(), quant_format=QuantFormat.QDQ, weight_type=weight,
+                        activation_type=QuantType.QUInt8 if "au8" in parts else QuantType.QInt8,
+                        calibrate_method=method, **common)
+    else:
+        quantize_dynamic(str(src), str(path), weight_type=weight, **common)
     return path
 
 
@@ -115,8 +173,8 @@ def main() -> None:
             torch.set_num_threads(threads)
             run = lambda: emb.embed(texts, batch_size=args.batch)  # noqa: E731
         else:
-            enc = onnx_encoder.OnnxEncoder(build(kind, fp32, graphs), emb._model.tokenizer, emb.max_seq_length,
-                                           threads=threads)
+            graph = build(kind, fp32, graphs, emb._model.tokenizer)
+            enc = onnx_encoder.OnnxEncoder(graph, emb._model.tokenizer, emb.max_seq_length, threads=threads)
 
             def run(enc: onnx_encoder.OnnxEncoder = enc) -> np.ndarray:
                 out = np.empty((len(texts), 384), dtype=np.float32)

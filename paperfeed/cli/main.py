@@ -35,6 +35,12 @@ class Fmt(StrEnum):
     table = "table"
 
 
+class ShowFmt(StrEnum):
+    table = "table"
+    json = "json"
+    bibtex = "bibtex"
+
+
 class Mode(StrEnum):
     hybrid = "hybrid"
     keyword = "keyword"
@@ -246,14 +252,19 @@ def similar(
 @app.command()
 def show(
     paper_id: Annotated[str, typer.Argument(help="Paper id, e.g. 2503.11731")],
-    format: Annotated[Fmt, typer.Option("--format", "-f", help="json or table")] = Fmt.table,
+    format: Annotated[ShowFmt, typer.Option("--format", "-f", help="table, json or bibtex")] = ShowFmt.table,
 ) -> None:
-    """Show everything the store knows about one paper."""
+    """Show everything the store knows about one paper (`--format bibtex`: its BibTeX entry, to cite it)."""
     p = _pf().store.get(paper_id)
     if p is None:
         raise UserError(f"no paper with id {paper_id!r}")
+    if format is ShowFmt.bibtex:
+        from paperfeed.present.bibtex import paper_bibtex
+
+        sys.stdout.write(paper_bibtex(p).rstrip("\n") + "\n")
+        return
     d = render.paper_json(p)
-    if format is Fmt.json:
+    if format is ShowFmt.json:
         out.print(json.dumps(d, ensure_ascii=False, indent=2), markup=False, highlight=False)
         return
     for k, v in d.items():

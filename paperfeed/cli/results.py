@@ -3,8 +3,8 @@
 Hybrid search has no closed result set: after the literal blocks come papers "related" by some words
 or by meaning.  What can be counted exactly (tantivy counts without ranking, ~1 ms here) is the papers
 that hold at least one word of the query and pass its filters; hybrid results may add papers close in
-meaning beyond those, which the line says.  Keyword mode returns the literal blocks (papers holding
-every word), so its count is those.  Semantic mode ranks the nearest vectors, which no count covers.
+meaning beyond those, which the line says.  Keyword mode ranks the same any-word matches (BM25) after
+its literal blocks, so its count is the same number.  Semantic mode ranks the nearest vectors, which no count covers.
 """
 
 from __future__ import annotations
@@ -20,5 +20,8 @@ def match_count(engine: SearchEngine, uq: Query, mode: str) -> int | None:
         return lx.count(lx.filter_query(uq))
     if mode == "semantic":
         return None
-    q = lx.build(uq, "or" if mode == "hybrid" else "and")
-    return lx.count(q) if q is not None else 0
+    q = lx.build(uq, "or")
+    n = lx.count(q) if q is not None else 0
+    if uq.paper_ref is not None and n == 0 and engine.store.pk_of(uq.paper_ref) is not None:
+        n = 1  # the paper an id names is a result even if no word of the id is indexed
+    return n

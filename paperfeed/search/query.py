@@ -26,6 +26,22 @@ _EXAMPLES = {"title": "benchmark", "abstract": "diffusion", "author": '"Yann LeC
              "cat": "cs.CL", "category": "cs.CL", "since": "2025-06-01", "until": "2025-12"}
 
 
+_NEW_ID = r"\d{4}\.\d{4,5}"
+_OLD_ID = r"[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7}"
+ARXIV_REF = re.compile(
+    rf"(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|arxiv:)?"
+    rf"({_NEW_ID}|{_OLD_ID})(?:v\d+)?(?:\.pdf)?/?", re.IGNORECASE)
+
+def arxiv_ref(text: str) -> str | None:
+    """The arXiv id a whole query names (`2503.11731`, `arXiv:2503.11731v2`, an abs/pdf URL), else None."""
+    m = ARXIV_REF.fullmatch(text.strip())
+    if not m:
+        return None
+    ident = m.group(1)
+    return ident if "/" not in ident else ident.split("/")[0].lower() + "/" + ident.split("/")[1]
+
+
+
 class QueryError(ValueError):
     """A query the user must fix; the message says what and where."""
 
@@ -44,6 +60,7 @@ class Query:
     categories: list[str] = field(default_factory=list)
     since: date | None = None
     until: date | None = None
+    paper_ref: str | None = None  # the arXiv id the whole query names (an id or an arXiv URL)
 
     @property
     def positive(self) -> list[Clause]:
@@ -94,6 +111,11 @@ def parse_query(
     if text.count('"') % 2:
         raise QueryError(f'unbalanced quote at character {text.rfind(chr(34)) + 1}: close the phrase with "')
     q = Query(categories=[c.strip() for c in categories or [] if c.strip()], since=since, until=until)
+    ref = arxiv_ref(text)
+    if ref is not None:  # an id or URL: that paper (first), then papers holding the id's digits
+        q.paper_ref = ref
+        q.clauses.append(Clause("term", ref))
+        return q
     for m in _TOKEN.finditer(text):
         neg, fld, raw, phrase = m.group(1) == "-", m.group(2), m.group(3), m.group(4)
         bare = _BARE_FIELD.fullmatch(raw) if fld is None else None

@@ -370,3 +370,86 @@ notification_settings = Table(
     Column("email", Integer, nullable=False, server_default="1"),  # 1: email me replies and mentions
     Column("updated_at", DateTime, nullable=False),
 )
+
+
+# -- personal-feed signals (migration 0007_signals, issue 11) ---------------------------------------------------
+# Keyed by users.id and papers.pk with ON DELETE CASCADE: "delete my signals" is one DELETE per table.
+
+
+def _user_col() -> Column:
+    return Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+def _paper_col() -> Column:
+    return Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False)
+
+
+dismissals = Table(
+    "dismissals", metadata, _user_col(), _paper_col(), Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_dismissals_user_paper"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("name", String(200), nullable=False),
+    Column("visibility", String(8), nullable=False, server_default="private"),  # private | link | public
+    Column("share_token", String(43), nullable=False, unique=True),  # what a "link" collection's URL carries
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "name", name="uq_collections_user_name"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    _paper_col(),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("collection_id", "paper_pk", name="uq_collection_items_collection_paper"),
+    Index("ix_collection_items_paper_pk", "paper_pk"),
+)
+
+member_follows = Table(
+    "member_follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("kind", String(16), nullable=False),  # search | author | category (as subscriber follows)
+    Column("value", String(1000), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "value", name="uq_member_follows_user_kind_value"),
+)
+
+signal_prefs = Table(
+    "signal_prefs",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("implicit_opens", Integer, nullable=False, server_default="0"),  # 1: record opened papers
+    Column("updated_at", DateTime, nullable=False),
+)
+
+paper_opens = Table(
+    "paper_opens", metadata, _user_col(), _paper_col(),
+    Column("source", String(16), nullable=False),  # digest | list
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_paper_opens_user_paper"),
+)
+
+shown_papers = Table(
+    "shown_papers", metadata, _user_col(), _paper_col(),
+    Column("place", String(16), nullable=False),  # digest | feed
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "paper_pk", name="uq_shown_papers_user_paper"),
+)
+
+library_imports = Table(
+    "library_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user_col(),
+    Column("format", String(16), nullable=False),  # bibtex | ris | csv | arxiv
+    Column("papers", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)

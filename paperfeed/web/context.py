@@ -131,7 +131,10 @@ class WebState:
             lx = self.pf.engine.lexical
             lx.ensure_fresh(self.pf.store)
             q = lx.build(uq, "or") if uq.has_text else lx.filter_query(uq)
-            return lx.count(q) if q is not None else 0
+            n = lx.count(q) if q is not None else 0
+            if n == 0 and uq.paper_ref is not None and self.pf.store.pk_of(uq.paper_ref) is not None:
+                n = 1  # an arXiv id or URL names the paper shown first (search/exact.py)
+            return n
 
         return self._searches.get_or_render(key, count)
 
@@ -242,8 +245,8 @@ async def cached_json(request: Request, key: tuple, build: Callable[[], BaseMode
     full_key = (*key, *data_version(w.pf.store))
     body = w.api_bodies.peek(full_key)
     if body is None:
-        if on_miss is not None:
-            on_miss()
+        if on_miss is not None:  # a rate limit is one write transaction: keep it off the event loop
+            await run_in_threadpool(on_miss)
         body = await run_in_threadpool(w.api_bodies.get_or_render, full_key,
                                        lambda: build().model_dump_json().encode())
     return Response(body, media_type="application/json")

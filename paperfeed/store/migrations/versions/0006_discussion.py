@@ -2,7 +2,7 @@
 each member's notification setting.
 
 Revision ID: 0006_discussion
-Revises: 0005_people
+Revises: 0007_signals (main took 0007 first; the lead may re-chain)
 
 Comments are never deleted as rows while they have replies: a deletion (by the writer or a moderator) or a
 hide sets a stamp, and the thread keeps its shape with "[deleted]" in the place.  A notification is one row
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_discussion"
-down_revision = "0005_people"
+down_revision = "0007_signals"
 branch_labels = None
 depends_on = None
 
