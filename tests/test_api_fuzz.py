@@ -24,7 +24,8 @@ from paperfeed.web import WebSettings, create_app
 from paperfeed.web.security import hash_password
 from paperfeed.web.testing import serve_in_thread
 
-GENEROUS = {action: (1_000_000, 10_000.0) for action in ("signup", "login", "upvote", "submit")}
+GENEROUS = {action: (1_000_000, 10_000.0) for action in ("signup", "login", "upvote", "submit", "comment",
+                                                         "comment_new")}
 
 
 def _app_spec() -> dict:

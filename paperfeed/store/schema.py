@@ -293,6 +293,84 @@ claim_rules = Table(
     UniqueConstraint("email_domain", "author_pattern", name="uq_claim_rules_domain_pattern"),
 )
 
+# -- discussion (migration 0006): comments, their votes, reports, moderation log, notifications -------------------
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
+    Column("body", Text, nullable=False),  # the Markdown as written; rendered on the way out
+    Column("created_at", DateTime, nullable=False),
+    Column("edited_at", DateTime),
+    Column("deleted_at", DateTime),  # by its writer or a moderator
+    Column("hidden_at", DateTime),  # by a moderator
+    Column("hidden_by", Integer),
+    Index("ix_comments_paper_pk", "paper_pk"),
+    Index("ix_comments_user_id", "user_id"),
+    Index("ix_comments_parent_id", "parent_id"),
+)
+
+comment_votes = Table(
+    "comment_votes",
+    metadata,
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("comment_id", "user_id", name="uq_comment_votes_comment_user"),
+)
+
+comment_reports = Table(
+    "comment_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("resolved_at", DateTime),
+    Column("resolved_by", Integer),
+    UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
+    Index("ix_comment_reports_resolved_at", "resolved_at"),
+)
+
+moderation_log = Table(
+    "moderation_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor_id", Integer, nullable=False),
+    Column("action", String(32), nullable=False),  # hide | unhide | delete | ban | dismiss
+    Column("comment_id", Integer),
+    Column("target_user_id", Integer),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # reply | mention
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("read_at", DateTime),
+    Column("email_status", String(16), nullable=False, server_default="pending"),  # pending|sending|sent|off|failed
+    Column("emailed_at", DateTime),
+    UniqueConstraint("user_id", "comment_id", name="uq_notifications_user_comment"),  # exactly once
+    Index("ix_notifications_email_status", "email_status"),
+)
+
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("email", Integer, nullable=False, server_default="1"),  # 1: email me replies and mentions
+    Column("updated_at", DateTime, nullable=False),
+)
+
 
 # -- personal-feed signals (migration 0007_signals, issue 11) ---------------------------------------------------
 # Keyed by users.id and papers.pk with ON DELETE CASCADE: "delete my signals" is one DELETE per table.

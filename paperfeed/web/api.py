@@ -78,6 +78,7 @@ class PaperOut(BaseModel):
     comment: str | None
     upvotes: int
     submitted_by: str | None = None
+    comments: int = 0  # live comments in its discussion (/api/papers/{id}/comments)
 
 
 class SearchHit(PaperOut):
@@ -116,7 +117,7 @@ def paper_out(p: Paper, e: Entry) -> dict:
         "id": p.id, "title": p.title, "abstract": p.abstract, "authors": p.authors, "categories": p.categories,
         "date": p.listed or p.published, "published": p.published, "updated": p.updated,
         "arxiv_id": p.arxiv_id, "doi": p.doi, "links": safe_links(p.links), "comment": p.comment,
-        "upvotes": e.votes, "submitted_by": e.submitter,
+        "upvotes": e.votes, "submitted_by": e.submitter, "comments": e.comments,
     }
 
 

@@ -28,6 +28,8 @@ from paperfeed.ranking import trending
 from paperfeed.ranking.community import Community
 from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
+from paperfeed.store import discussion as discussion_sql
+from paperfeed.store import notifications as notifications_sql
 from paperfeed.store.accounts import AccountStore, User
 from paperfeed.store.secret import site_secret
 from paperfeed.urls import paper_path as paper_url
@@ -78,6 +80,7 @@ class Entry:
     submitter: str | None = None
     score: float | None = None
     block: str | None = None
+    comments: int = 0  # live comments under the paper (discussion)
 
 
 class WebState:
@@ -98,6 +101,8 @@ class WebState:
         self.api_bodies = PageCache(1024)  # JSON bodies of anonymous API reads (see `cached_json`)
         self._secret: str | None = settings.secret
         self.templates.env.globals["pending_vote"] = self.pending_vote
+        self.templates.env.globals["unread_notifications"] = (  # the header's count (web/discussion.py)
+            lambda user: notifications_sql.unread_count(pf.store, user.id) if user else 0)
 
     def signer(self, purpose: str) -> URLSafeTimedSerializer:
         """Signs small tokens with the site secret, one salt per purpose (a pending vote is not a session)."""
@@ -151,7 +156,9 @@ class WebState:
         counts = self.community.vote_counts(pks)
         voted = self.community.voted(user.id if user else None, pks)
         subs = self.community.submitters(pks)
-        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk)) for pk, p in items]
+        talk = discussion_sql.comment_counts(self.pf.store, pks)
+        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0))
+                for pk, p in items]
 
     def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:
         """Paper pks of one trending page and how many papers trend at all (0: nobody voted)."""

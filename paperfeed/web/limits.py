@@ -44,6 +44,8 @@ CLOSE = {"Connection": "close"}
 def body_limit(method: str, path: str) -> int:
     """The body limit of one route: JSON API writes, form posts, everything else (which takes no body)."""
     if method in ("POST", "PUT", "PATCH", "DELETE"):
+        if path.startswith("/api/comments/") or (path.startswith("/api/papers/") and path.endswith("/comments")):
+            return BODY_LIMITS["forms"]  # a comment: up to 4,000 characters, JSON-escaped
         return BODY_LIMITS["json_api"] if path.startswith("/api/") else BODY_LIMITS["forms"]
     return BODY_LIMITS["default"]
 

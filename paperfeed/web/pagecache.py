@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from paperfeed.store import community as community_sql
+from paperfeed.store import discussion as discussion_sql
 from paperfeed.store.papers import Store
 
 # Per process and random: paper text cannot hold it (a fixed "\x00csrf\x00" could be planted in a title or a
@@ -39,19 +40,23 @@ VERSION_TTL = 0.5  # seconds a PostgreSQL node reuses the data version it read (
 _versions: dict[int, tuple[int, float, tuple]] = {}  # id(store) -> (store.writes, read at, version)
 
 
+def _read_version(store: Store) -> tuple:
+    return store.current_seq(), *community_version(store), *discussion_sql.discussion_version(store)
+
+
 def data_version(store: Store) -> tuple:
     """Everything a listing page depends on besides its URL, read from the database, so it changes with writes
     made by any process or node.  On SQLite it is read on every request (two indexed queries on a local file).
     On PostgreSQL each is a network round trip, so a process reuses what it read for up to VERSION_TTL
     seconds, unless it wrote since: another node's write shows within 0.5 s, its own at once."""
     if store.path is not None:
-        return store.current_seq(), *community_version(store)
+        return _read_version(store)
     now = time.monotonic()
     got = _versions.get(id(store))
     if got is not None and got[0] == store.writes and now - got[1] < VERSION_TTL:
         return got[2]
     writes = store.writes  # read before the queries: a write racing with them makes the next call re-read
-    version = (store.current_seq(), *community_version(store))
+    version = _read_version(store)
     _versions[id(store)] = (writes, now, version)
     return version
 

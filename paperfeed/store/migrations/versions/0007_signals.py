@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_signals"
-down_revision = "0005_people"
+down_revision = "0006_discussion"
 branch_labels = None
 depends_on = None
 
