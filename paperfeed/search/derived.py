@@ -77,9 +77,7 @@ class DerivedIndex:
         self.label = LABELS.get(path.name, f"{path.name} index")
         self._heal_thread: threading.Thread | None = None
         self._heal_guard = threading.Lock()
-        # Of the folder this object opened (or, before it opens it, of the folder it will open): part of the
-        # result caches' keys (SearchEngine.index_version), so the first open must not look like a change.
-        self._generation: int | None = self.health().get("generation")
+        self._generation: int | None = None  # of the folder this object opened
 
     # -- what subclasses provide ------------------------------------------------------------------
 
@@ -223,8 +221,7 @@ class DerivedIndex:
             added = fresh._build(store, report)
             fresh._reset()
             self._reset()
-            replaced = self.path.exists()
-            if replaced:
+            if self.path.exists():
                 if reason is not None and keep and any(self.path.iterdir()):
                     moved = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}"
                                                 f"-{os.getpid()}")
@@ -236,8 +233,6 @@ class DerivedIndex:
             shutil.rmtree(tmp, ignore_errors=True)
             with contextlib.suppress(OSError):
                 (tmp.parent / (tmp.name + ".lock")).unlink()
-        if reason is None and not added and not replaced:  # a first, empty index answers as the missing
-            return added  # one did: no new generation, so no result cache is dropped for it
         gen = time.time_ns()
         self._generation = gen
         if reason is not None:
