@@ -19,6 +19,7 @@ with the site's schema and analyzers (`paperfeed.search.lexical`), and the searc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -201,10 +202,14 @@ class FeedService:
             exclude=frozenset(raw.exclude),
         )
 
-    def for_member(self, user_id: int, limit: int | None = 50) -> list[FeedPick]:
-        """The member's picks among the candidates, best first, each with its reason ([] at cold start)."""
+    def for_member(self, user_id: int, limit: int | None = 50, include_seen: bool = False) -> list[FeedPick]:
+        """The member's picks among the candidates, best first, each with its reason ([] at cold start).
+        `include_seen`: papers already shown in a digest or opened may come back ("show again"); dismissed
+        papers never do (the member undoes a dismissal instead)."""
         c = self.corpus()
         s = self.signals(user_id, c)
+        if include_seen:
+            s = dataclasses.replace(s, exclude=frozenset())
         if s.is_empty:
             return []
         c = self._ensure(c, [lk.paper_id for lk in s.liked] + list(s.dismissed))

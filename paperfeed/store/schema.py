@@ -428,6 +428,7 @@ signal_prefs = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("implicit_opens", Integer, nullable=False, server_default="0"),  # 1: record opened papers
     Column("updated_at", DateTime, nullable=False),
+    Column("feed_key", String(64), nullable=True),  # 0008_foryou: the private feed link's nonce (reset: new one)
 )
 
 paper_opens = Table(

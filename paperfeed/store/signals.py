@@ -10,6 +10,7 @@ Times are naive UTC.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,54 @@ def undismiss(store: Store, user_id: int, paper_pk: int) -> bool:
     with store.write() as conn:
         return bool(conn.execute(delete(dismissals).where(dismissals.c.user_id == user_id,
                                                           dismissals.c.paper_pk == paper_pk)).rowcount)
+
+
+def dismissed_among(store: Store, user_id: int, paper_pks: Sequence[int]) -> set[int]:
+    """For cards: which of these papers the member marked "not interested" (one query per page)."""
+    if not paper_pks:
+        return set()
+    with store.read() as conn:
+        q = select(dismissals.c.paper_pk).where(dismissals.c.user_id == user_id,
+                                                dismissals.c.paper_pk.in_(list(paper_pks)))
+        return {r[0] for r in conn.execute(q)}
+
+
+def member_follows_of(store: Store, user_id: int) -> list[tuple[str, str]]:
+    """The member's own follows (kind, value), oldest first: what the feed settings page lists."""
+    with store.read() as conn:
+        return [(k, v) for k, v in conn.execute(select(member_follows.c.kind, member_follows.c.value)
+                                                .where(member_follows.c.user_id == user_id)
+                                                .order_by(member_follows.c.id))]
+
+
+# -- the private feed link's nonce (0008_foryou) ------------------------------------------------------
+
+
+def feed_key(store: Store, user_id: int) -> str:
+    """The member's current feed-link nonce, made on first use."""
+    with store.write() as conn:
+        key = conn.execute(select(signal_prefs.c.feed_key).where(signal_prefs.c.user_id == user_id)).scalar()
+        if key:
+            return str(key)
+        key = secrets.token_urlsafe(24)
+        done = conn.execute(update(signal_prefs).where(signal_prefs.c.user_id == user_id)
+                            .values(feed_key=key, updated_at=utcnow())).rowcount
+        if not done:
+            _insert_once(conn, signal_prefs, user_id=user_id, feed_key=key, updated_at=utcnow())
+        return str(conn.execute(select(signal_prefs.c.feed_key).where(signal_prefs.c.user_id == user_id)).scalar())
+
+
+def reset_feed_key(store: Store, user_id: int) -> str:
+    """A new nonce: every feed link given out before stops working."""
+    with store.write() as conn:
+        conn.execute(update(signal_prefs).where(signal_prefs.c.user_id == user_id).values(feed_key=None))
+    return feed_key(store, user_id)
+
+
+def feed_key_matches(store: Store, user_id: int, key: str) -> bool:
+    with store.read() as conn:
+        stored = conn.execute(select(signal_prefs.c.feed_key).where(signal_prefs.c.user_id == user_id)).scalar()
+    return bool(stored) and secrets.compare_digest(str(stored), key)
 
 
 # -- follows ------------------------------------------------------------------------------------------

@@ -25,7 +25,19 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, discussion, feeds, members_api, outbox, pages, subscribe, tokens
+from paperfeed.web import (
+    accounts,
+    api,
+    discussion,
+    feeds,
+    foryou,
+    members_api,
+    outbox,
+    pages,
+    signals_forms,
+    subscribe,
+    tokens,
+)
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -158,6 +170,9 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, body_timeout=settings.body_timeout)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(tokens.api)
+    app.include_router(foryou.api)  # GET /api/recommendations (bearer token)
+    app.include_router(foryou.router)  # before pages: /papers/{id:path} would swallow /papers/for-you
+    app.include_router(signals_forms.router)
     app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
     app.include_router(api.router)

@@ -26,10 +26,13 @@ from paperfeed.present.links import code_links, linkify
 from paperfeed.present.snippets import first_lines_html, passage_html
 from paperfeed.ranking import trending
 from paperfeed.ranking.community import Community
+from paperfeed.recommend.service import FeedService
 from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
+from paperfeed.store import collections as collections_sql
 from paperfeed.store import discussion as discussion_sql
 from paperfeed.store import notifications as notifications_sql
+from paperfeed.store import signals as signals_sql
 from paperfeed.store.accounts import AccountStore, User
 from paperfeed.store.secret import site_secret
 from paperfeed.urls import paper_path as paper_url
@@ -40,6 +43,7 @@ from paperfeed.web.security import RateLimiter, csrf_token
 from paperfeed.web.settings import WebSettings
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
+SAVED = "Saved"  # the member's default collection: the cards' "Save" button, made on first use
 
 
 def author_url(name: str) -> str:
@@ -81,6 +85,8 @@ class Entry:
     score: float | None = None
     block: str | None = None
     comments: int = 0  # live comments under the paper (discussion)
+    dismissed: bool = False  # the member marked it "not interested" (the card shows a stub with Undo)
+    saved: bool = False  # in the member's "Saved" collection (web/foryou.py)
 
 
 class WebState:
@@ -100,7 +106,10 @@ class WebState:
         self._searches: PageCache = PageCache(1024)  # result lists, same LRU
         self.api_bodies = PageCache(1024)  # JSON bodies of anonymous API reads (see `cached_json`)
         self._secret: str | None = settings.secret
+        self.feed = FeedService(pf.store)  # the personal feed (web/foryou.py); corpus built on first use
         self.templates.env.globals["pending_vote"] = self.pending_vote
+        self.templates.env.globals["follows_of"] = (  # follow buttons' state (web/signals_forms.py)
+            lambda user: set(signals_sql.member_follows_of(pf.store, user.id)) if user else set())
         self.templates.env.globals["unread_notifications"] = (  # the header's count (web/discussion.py)
             lambda user: notifications_sql.unread_count(pf.store, user.id) if user else 0)
 
@@ -157,7 +166,10 @@ class WebState:
         voted = self.community.voted(user.id if user else None, pks)
         subs = self.community.submitters(pks)
         talk = discussion_sql.comment_counts(self.pf.store, pks)
-        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0))
+        hidden = signals_sql.dismissed_among(self.pf.store, user.id, pks) if user else set()
+        saved = collections_sql.saved_in(self.pf.store, user.id, pks) if user else {}
+        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0),
+                      dismissed=pk in hidden, saved=SAVED in saved.get(pk, ()))
                 for pk, p in items]
 
     def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:

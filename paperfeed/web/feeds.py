@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
@@ -56,8 +57,10 @@ def _when(p: Paper) -> datetime:
     return datetime.combine(d, time(0, 0), tzinfo=UTC)
 
 
-def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list[Paper]) -> bytes:
-    """The feed document: one item/entry per paper, newest-first order kept as given."""
+def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list[Paper],
+                notes: Mapping[str, str] | None = None) -> bytes:
+    """The feed document: one item/entry per paper, newest-first order kept as given.  `notes` (paper id ->
+    a line, e.g. the personal feed's reason) go before the abstract, escaped like it."""
     updated = max((_when(p) for p in papers), default=datetime(1970, 1, 1, tzinfo=UTC))
     fg = FeedGenerator()
     fg.id(self_url)
@@ -77,10 +80,12 @@ def render_feed(fmt: str, title: str, self_url: str, site_url: str, papers: list
         # LaTeX as Unicode text (present/latex.py); RSS readers render HTML, so RSS gets HTML whose text it is
         fe.title(rss_html(to_text(p.title)) if rss else xml_text(to_text(p.title)))
         fe.link(href=url)
+        note = (notes or {}).get(p.id)
+        text = f"{note}\n\n{to_text(p.abstract)}" if note else to_text(p.abstract)
         if rss:
-            fe.description(rss_html(to_text(p.abstract)))
+            fe.description(rss_html(text))
         else:
-            fe.summary(xml_text(to_text(p.abstract)), type="text")
+            fe.summary(xml_text(text), type="text")
         fe.published(_when(p))
         fe.updated(_when(p))
         for name in p.authors[:20] or ["unknown"]:  # Atom needs an author; RSS wants an email, so has none

@@ -22,6 +22,7 @@ from paperfeed.present.bibtex import paper_bibtex
 from paperfeed.present.latex import to_text
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.search.query import QueryError, _parse_date, parse_query
+from paperfeed.store import signals as signals_sql
 from paperfeed.web import authors, status
 from paperfeed.web.context import WebState, current_user, error_page, render, render_shared, web
 from paperfeed.web.highlight import terms_pattern
@@ -44,6 +45,8 @@ Text = Annotated[str | None, Query(max_length=MAX_PARAM)]
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 # The daily list's orders (Hugging Face Papers shows a day by upvotes); the API's `sort=` takes the same.
 DAILY_SORTS = {"upvotes": "Most upvoted", "trending": "Trending", "newest": "Newest"}
+MEMBER_SORTS = {**DAILY_SORTS, "for-you": "For you"}  # the daily list's orders for a logged-in member
+OPEN_SOURCES = ("daily", "search", "similar", "foryou", "digest")  # `?from=` on a paper link: an implicit open
 SEARCH_SORTS = {"relevance": "Relevance", "newest": "Newest", "upvotes": "Most upvoted"}
 # "Newest" and "most upvoted" reorder this many of the most relevant results (a query matches far more
 # papers than anyone reads; re-sorting all of them would put barely related new papers first).
@@ -70,13 +73,16 @@ async def home(request: Request) -> HTMLResponse:
 
 
 def sorted_period(w: WebState, period: Period, sort: str, limit: int,
-                  offset: int) -> tuple[list[tuple[int, Paper]], int]:
+                  offset: int, user_id: int | None = None) -> tuple[list[tuple[int, Paper]], int]:
     """One page of a period's papers in the chosen order, and how many it has.  Upvotes: most first, ties
-    in the list's own order (newest listing first); trending: time-decayed votes (ranking/trending.py)."""
-    if sort == "newest":
+    in the list's own order (newest listing first); trending: time-decayed votes (ranking/trending.py);
+    for you: the member's picks first (recommend/, `FeedService.order`), the list's order for anyone else."""
+    if sort == "newest" or (sort == "for-you" and user_id is None):
         return list_period(w.pf.store, period, limit, offset)
     pks = period_pks(w.pf.store, period)
-    if sort == "trending":
+    if sort == "for-you" and user_id is not None:
+        order = w.feed.order(user_id, pks)
+    elif sort == "trending":
         order = w.by_trending(pks)
     else:
         counts = w.community.vote_counts(pks)
@@ -111,8 +117,8 @@ async def papers_page(request: Request, q: Text = None, date: Text = None, week:
 async def daily(request: Request, day: str | None = None, week: str | None = None, month: str | None = None,
                 p: int = 1, sort: str = "upvotes", submitted: int | None = None) -> HTMLResponse:
     w = web(request)
-    if sort not in DAILY_SORTS:
-        return error_page(request, 400, f"sort must be one of {', '.join(DAILY_SORTS)}")
+    if sort not in MEMBER_SORTS:
+        return error_page(request, 400, f"sort must be one of {', '.join(MEMBER_SORTS)}")
     try:
         period = parse_period(day, week, month, latest_day(w.pf.store))
     except PeriodError as e:
@@ -120,7 +126,8 @@ async def daily(request: Request, day: str | None = None, week: str | None = Non
 
     def build() -> tuple[str, dict]:
         size = w.settings.page_size
-        items, total = sorted_period(w, period, sort, size, (p - 1) * size)
+        member = current_user(request)
+        items, total = sorted_period(w, period, sort, size, (p - 1) * size, member.id if member else None)
         if period.kind == "day":
             prev_day, next_day = neighbour_days(w.pf.store, period.start)
             prev = Period("day", prev_day, prev_day) if prev_day else None
@@ -133,7 +140,8 @@ async def daily(request: Request, day: str | None = None, week: str | None = Non
         entries = w.entries(items, current_user(request))
         landed = next((e for e in entries if e.pk == submitted), None)
         return "daily.html", dict(
-            period=period, entries=entries, total=total, prev=prev, next=nxt, sort=sort, sorts=DAILY_SORTS,
+            period=period, entries=entries, total=total, prev=prev, next=nxt, sort=sort,
+            sorts=MEMBER_SORTS if member else DAILY_SORTS,
             sort_suffix="" if sort == "upvotes" else f"&sort={sort}", landed=landed,
             prev_page=prev_page, next_page=next_page, week_of=Period("week", period.start, period.start).param[1],
             month_of=f"{period.start:%Y-%m}", title=f"{period.label} · paperfeed",
@@ -227,6 +235,9 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         if paper is None or pk is None:
             raise _NoSuchPaper
         user = current_user(request)
+        source = request.query_params.get("from")
+        if user is not None and source in OPEN_SOURCES:  # recorded only when the member turned it on
+            signals_sql.record_open(w.pf.store, user.id, pk, source)
         entry = w.entries([(pk, paper)], user)[0]
         try:
             similar = w.similar(paper.id, 6)
