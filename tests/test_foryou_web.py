@@ -30,7 +30,7 @@ LATEST = "2025-10-01"
 ROOMY = {k: (1000, 100.0) for k in ("signup", "login", "upvote", "submit", "preferences")}
 _emails = itertools.count(1)
 CARD = re.compile(r'<article class="paper" id="p-(\d+)"')
-PICK_TITLE = re.compile(r'<div class="pick">\s*<article class="paper" id="p-\d+"[^>]*>.*?<a href="/papers/([^"?]+)\?from=foryou"',
+PICK_TITLE = re.compile(r'<div class="pick">\s*<article class="paper" id="p-\d+"[^>]*>.*?<a href="/papers/([^"?]+)(?:\?from=foryou)?"',
                         re.S)
 REASON = re.compile(r'<p class="reason">(.*?)</p>', re.S)
 
@@ -220,8 +220,10 @@ def test_implicit_opens_only_when_turned_on(site):
     assert c.get("/papers/for-you/signals.json").json()["opened"] == []  # off by default: nothing recorded
     assert one in picks(c)
     assert "Off: opening a paper records nothing" in c.get("/papers/for-you/settings").text
+    assert "?from=daily" not in c.get(f"/papers?date={LATEST}").text
     post(c, "/papers/for-you/implicit", on="1")
     assert "On: papers you open" in c.get("/papers/for-you/settings").text
+    assert "?from=daily" in c.get(f"/papers?date={LATEST}").text  # the list's links now say where from
     c.get(f"/papers/{two}?from=daily")
     c.get(f"/papers/{one}")  # no ?from=: not an open from a list
     opened = c.get("/papers/for-you/signals.json").json()["opened"]

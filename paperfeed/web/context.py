@@ -87,6 +87,7 @@ class Entry:
     comments: int = 0  # live comments under the paper (discussion)
     dismissed: bool = False  # the member marked it "not interested" (the card shows a stub with Undo)
     saved: bool = False  # in the member's "Saved" collection (web/foryou.py)
+    track: bool = False  # the member turned implicit opens on: card links carry `?from=<list>`
 
 
 class WebState:
@@ -168,8 +169,9 @@ class WebState:
         talk = discussion_sql.comment_counts(self.pf.store, pks)
         hidden = signals_sql.dismissed_among(self.pf.store, user.id, pks) if user else set()
         saved = collections_sql.saved_in(self.pf.store, user.id, pks) if user else {}
+        track = bool(user and pks and signals_sql.implicit_on(self.pf.store, user.id))
         return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0),
-                      dismissed=pk in hidden, saved=SAVED in saved.get(pk, ()))
+                      dismissed=pk in hidden, saved=SAVED in saved.get(pk, ()), track=track)
                 for pk, p in items]
 
     def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:
