@@ -30,8 +30,8 @@ LATEST = "2025-10-01"
 ROOMY = {k: (1000, 100.0) for k in ("signup", "login", "upvote", "submit", "preferences")}
 _emails = itertools.count(1)
 CARD = re.compile(r'<article class="paper" id="p-(\d+)"')
-PICK_TITLE = re.compile(r'<div class="pick">\s*<article class="paper" id="p-\d+"[^>]*>.*?<a href="/papers/([^"?]+)(?:\?from=foryou)?"',
-                        re.S)
+PICK_TITLE = re.compile(r'<div class="pick">\s*<article class="paper" id="p-\d+"[^>]*>.*?'
+                        r'<a href="/papers/([^"?]+)(?:\?from=foryou)?"', re.S)
 REASON = re.compile(r'<p class="reason">(.*?)</p>', re.S)
 
 
@@ -63,7 +63,8 @@ def picks(c: httpx.Client, query: str = "") -> list[str]:
 
 
 def reasons(c: httpx.Client, query: str = "") -> list[str]:
-    return [html.unescape(re.sub(r"<[^>]+>", "", r)).strip() for r in REASON.findall(c.get("/papers/for-you" + query).text)]
+    page = c.get("/papers/for-you" + query).text
+    return [html.unescape(re.sub(r"<[^>]+>", "", r)).strip() for r in REASON.findall(page)]
 
 
 def post(c: httpx.Client, path: str, **data: str) -> httpx.Response:
@@ -110,7 +111,8 @@ def test_save_from_a_card_adds_a_because_you_saved_reason(site):
     assert f'href="/papers/{target}"' in page  # the reason links the saved paper
     assert "from 1 saved" in page
     export = c.get("/papers/for-you/signals.json").json()
-    assert [(x["name"], x["visibility"], x["papers"]) for x in export["collections"]] == [("Saved", "private", [target])]
+    got_collections = [(x["name"], x["visibility"], x["papers"]) for x in export["collections"]]
+    assert got_collections == [("Saved", "private", [target])]
     assert "Saved ✓" in c.get(f"/papers/{target}").text
     post(c, f"/papers/{target}/save")  # pressed again: out of "Saved"
     assert c.get("/papers/for-you/signals.json").json()["collections"][0]["papers"] == []
