@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfeed import process_settings
 from paperfeed.config import MODEL_NAME, DbLocation
 from paperfeed.search.hybrid import SearchEngine
 from paperfeed.settings import Settings
@@ -46,13 +47,12 @@ class Status:
 class Paperfeed:
     def __init__(self, where: Settings | DbLocation | Path | str | None = None):
         """`where`: settings, a database location, or a database (path or URL, indexes at their default
-        place); None reads the process's environment (`Settings.from_env(os.environ)`)."""
+        place); None reads the process's environment (`Settings.from_env(environ())`)."""
         if isinstance(where, Settings):
             self.settings = where
         elif where is None:
-            import os
 
-            self.settings = Settings.from_env(os.environ)
+            self.settings = Settings.from_env(process_settings.environ())
         else:
             self.settings = Settings.for_db(where)
         self.location = self.settings.location
