@@ -254,7 +254,7 @@ def test_upvotes_change_the_count_and_trending(new_context):
     x, y = [pid for pid in listed_ids(ada) if pid not in before][4:6]
 
     for pid in (x, y):
-        button = article(ada, pid).get_by_role("button")
+        button = article(ada, pid).locator("form.vote button")  # cards also have Save, Not interested
         expect(button.locator(".count")).to_have_text("0")
         expect(button).to_have_attribute("aria-pressed", "false")
         button.click()  # with JavaScript the vote is sent in place: no reload (test_web_pages_rich.py)
