@@ -25,7 +25,19 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, discussion, feeds, members_api, outbox, pages, subscribe, tokens
+from paperfeed.web import (
+    accounts,
+    api,
+    discussion,
+    feeds,
+    members,
+    members_api,
+    outbox,
+    pages,
+    profile_settings,
+    subscribe,
+    tokens,
+)
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -165,6 +177,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
+    app.include_router(profile_settings.router)  # people: POST /profile/settings
+    app.include_router(members.router)  # people: /members/{handle}
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
     app.include_router(outbox.router)

@@ -21,6 +21,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "submit": (20, 1 / 6),
     "subscribe": (5, 1 / 60),  # each one sends an email: keep the site from being a mail cannon
     "preferences": (30, 1 / 2),
+    "profile": (20, 1 / 6),  # the public-profile form (web/profile_settings.py), per client address
     # Comments, per member (web/discussion.py): accounts younger than two days get the harder bucket.
     "comment": (10, 1 / 30),
     "comment_new": (3, 1 / 300),
