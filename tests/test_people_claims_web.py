@@ -115,7 +115,7 @@ def test_claim_waits_then_an_operator_approves_and_the_author_mark_appears(pf, b
     assert f"Your claim to be {paper.authors[1]}: approved by an operator." in re.sub(
         r"<[^>]+>", "", unescape(ca.get(f"/papers/{paper.id}").text))
     shown = anon.get(f"/papers/{paper.id}").text  # the cached anonymous page follows the approval
-    assert marked(shown, on_paper) and f"is <strong>@ada-w</strong>" in shown
+    assert marked(shown, on_paper) and "is <strong>@ada-w</strong>" in shown
     assert not marked(anon.get(f"/papers/{other.id}").text, on_other)  # not an author of the other paper
     api = anon.get(f"/api/papers/{paper.id}/comments").json()
     assert [c["author_mark"] for c in api if c["id"] == on_paper] == [True]
@@ -166,7 +166,7 @@ def test_rules_auto_approve_verified_members_and_settle_the_queue(pf, base, pape
     # A new claim by a verified member at the domain: approved automatically, naming the rule.
     assert claim(cd, second.id, second.authors[1]).status_code == 303
     text = re.sub(r"<[^>]+>", "", unescape(cd.get(f"/papers/{second.id}").text))
-    assert f"approved automatically (rule {rule.id} (rules.example))" in text
+    assert f"approved automatically by rule {rule.id} (rules.example)" in text
     # An unverified account at the same domain (its API token made in the store: it cannot log in) is refused
     # and nothing is stored; once verified, with a handle, the same claim is approved by the rule.
     accounts = AccountStore(pf.store)

@@ -95,7 +95,9 @@ def claims_rule(ctx: typer.Context,
             typer.echo("that rule exists already")
             return
         approved = approve_pending(pf.store)  # a new rule also settles the waiting claims it matches
-        typer.echo(f"rule {r.id}: {r.email_domain} {r.author_pattern} ({len(approved)} pending claims approved)")
+        n = len(approved)
+        settled = f"{n} pending claim{'' if n == 1 else 's'} approved"
+        typer.echo(f"rule {r.id}: {r.email_domain} {r.author_pattern} ({settled})")
     finally:
         pf.close()
 

@@ -51,7 +51,7 @@ def status_text(c: people.Claim) -> str:
     """What the member reads about their claim (page and API agree)."""
     if c.status == "approved":
         if (c.reason or "").startswith("auto: rule"):
-            return f"approved automatically ({c.reason.removeprefix('auto: ')})"  # type: ignore[union-attr]
+            return f"approved automatically by {c.reason.removeprefix('auto: ')}"  # type: ignore[union-attr]
         return "approved by an operator"
     if c.status == "rejected":
         return "rejected" + (f": {c.reason}" if c.reason else "")
@@ -109,6 +109,8 @@ def _operator(request: Request) -> User | Response:
 
 def _age(then: datetime, now: datetime) -> str:
     s = max(0, int((now - then).total_seconds()))
+    if s < 60:
+        return "just now"
     if s < 3600:
         return f"{s // 60} min"
     if s < 86400:
@@ -224,7 +226,7 @@ class ClaimOut(BaseModel):
     paper: str
     author: str  # as listed on the paper
     status: Literal["pending", "approved", "rejected"]
-    status_text: str  # e.g. "approved automatically (rule 3 (uni.example.edu))", "waiting for an operator"
+    status_text: str  # e.g. "approved automatically by rule 3 (uni.example.edu)", "waiting for an operator"
     created_at: datetime
     decided_at: datetime | None
 
