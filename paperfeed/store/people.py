@@ -22,6 +22,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.store.dialect import insert_replace
+from paperfeed.store.discussion import _bump as bump_discussion_version
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import author_claims, claim_rules, kv, submissions, users
 
@@ -275,6 +276,7 @@ def create_claim(store: Store, member_id: int, paper_pk: int, author_name: str, 
             cid = int(res.inserted_primary_key[0])  # type: ignore[index]
             if status == "approved":
                 _bump(conn)
+                bump_discussion_version(conn)  # and the "author" marks in discussions
     except IntegrityError:
         return None
     return Claim(cid, member_id, paper_pk, name, key, status, now, None, decided_at, reason)
@@ -316,9 +318,26 @@ def decide_claim(store: Store, claim_id: int, status: str, decided_by: int | Non
                 .values(status=status, decided_by=decided_by, decided_at=utcnow(), reason=reason)).rowcount)
             if done and status == "approved":
                 _bump(conn)
+                bump_discussion_version(conn)  # and the "author" marks in discussions
             return done
     except IntegrityError:
         return False
+
+
+def approved_claim(store: Store, paper_pk: int, author_key: str) -> Claim | None:
+    """The approved claim on that author of the paper (at most one: a partial unique index), or None."""
+    with store.read() as conn:
+        r = conn.execute(select(author_claims).where(author_claims.c.paper_pk == paper_pk,
+                                                     author_claims.c.author_key == author_key,
+                                                     author_claims.c.status == "approved")).first()
+    return _claim(r) if r else None
+
+
+def claims_on_paper(store: Store, member_id: int, paper_pk: int) -> list[Claim]:
+    """The member's claims on one paper (any status), oldest first: what the paper page tells them."""
+    with store.read() as conn:
+        return [_claim(r) for r in conn.execute(select(author_claims).where(
+            author_claims.c.user_id == member_id, author_claims.c.paper_pk == paper_pk).order_by(author_claims.c.id))]
 
 
 def claimed_authors(store: Store, paper_pk: int) -> dict[str, str]:

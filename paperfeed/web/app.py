@@ -28,6 +28,7 @@ from paperfeed.store.secret import site_secret
 from paperfeed.web import (
     accounts,
     api,
+    claims,
     discussion,
     feeds,
     members,
@@ -172,6 +173,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(tokens.api)
     app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
+    app.include_router(claims.api)  # before api and pages, like discussion: /papers/{id:path} would swallow /claims
+    app.include_router(claims.pages)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)
