@@ -84,6 +84,17 @@ def of_user(store: Store, user_id: int) -> list[Collection]:
         return [_of(r, int(r.size)) for r in conn.execute(q)]
 
 
+def public_of(store: Store, user_id: int) -> list[Collection]:
+    """The member's collections with visibility `public` (what their profile page lists; "link" ones stay
+    unlisted: only a holder of the share token may see them)."""
+    with store.read() as conn:
+        q = (select(collections, func.count(collection_items.c.paper_pk).label("size"))
+             .outerjoin(collection_items, collection_items.c.collection_id == collections.c.id)
+             .where(collections.c.user_id == user_id, collections.c.visibility == "public")
+             .group_by(*collections.c).order_by(collections.c.name))
+        return [_of(r, int(r.size)) for r in conn.execute(q)]
+
+
 def set_visibility(store: Store, collection_id: int, visibility: str, *, new_token: bool = False) -> None:
     """Change who can see it; `new_token` voids every share link given out so far."""
     if visibility not in VISIBILITIES:

@@ -28,12 +28,15 @@ from paperfeed.store.secret import site_secret
 from paperfeed.web import (
     accounts,
     api,
+    claims,
     discussion,
     feeds,
     foryou,
+    members,
     members_api,
     outbox,
     pages,
+    profile_settings,
     signals_forms,
     subscribe,
     tokens,
@@ -175,11 +178,15 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(signals_forms.router)
     app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
+    app.include_router(claims.api)  # before api and pages, like discussion: /papers/{id:path} would swallow /claims
+    app.include_router(claims.pages)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
+    app.include_router(profile_settings.router)  # people: POST /profile/settings
+    app.include_router(members.router)  # people: /members/{handle}
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
     app.include_router(outbox.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from paperfeed.accounts.sessions import SessionPolicy
 from paperfeed.accounts.throttle import LoginThrottle
 from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
+from paperfeed.people.handles import is_placeholder
 from paperfeed.present.latex import to_html, to_text
 from paperfeed.present.links import code_links, linkify
 from paperfeed.present.snippets import first_lines_html, passage_html
@@ -32,11 +33,12 @@ from paperfeed.search.query import Query
 from paperfeed.store import collections as collections_sql
 from paperfeed.store import discussion as discussion_sql
 from paperfeed.store import notifications as notifications_sql
+from paperfeed.store import people as people_sql
 from paperfeed.store import signals as signals_sql
 from paperfeed.store.accounts import AccountStore, User
 from paperfeed.store.secret import site_secret
+from paperfeed.urls import member_path, safe_link
 from paperfeed.urls import paper_path as paper_url
-from paperfeed.urls import safe_link
 from paperfeed.web.highlight import highlight
 from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
@@ -63,6 +65,8 @@ def _templates() -> Jinja2Templates:
     t.env.filters["paper_url"] = paper_url
     t.env.filters["safe_href"] = lambda url: safe_link(url) or ""  # outside links: http(s) only (urls.py)
     t.env.filters["author_url"] = author_url
+    t.env.filters["member_url"] = member_path  # a member's public profile (web/members.py)
+    t.env.tests["chosen_handle"] = lambda h: bool(h) and not is_placeholder(str(h))  # not `member<N>`
     t.env.filters["urlquote"] = lambda s: quote(str(s), safe="")
     t.env.filters["tex"] = tex  # titles, abstracts: HTML with MathML
     t.env.filters["tex_text"] = to_text  # <title>, attributes: plain Unicode
@@ -88,6 +92,7 @@ class Entry:
     dismissed: bool = False  # the member marked it "not interested" (the card shows a stub with Undo)
     saved: bool = False  # in the member's "Saved" collection (web/foryou.py)
     track: bool = False  # the member turned implicit opens on: card links carry `?from=<list>`
+    claimed: dict[str, str] = field(default_factory=dict)  # author name as listed -> handle (approved claims)
 
 
 class WebState:
@@ -170,8 +175,10 @@ class WebState:
         hidden = signals_sql.dismissed_among(self.pf.store, user.id, pks) if user else set()
         saved = collections_sql.saved_in(self.pf.store, user.id, pks) if user else {}
         track = bool(user and pks and signals_sql.implicit_on(self.pf.store, user.id))
+        claimed = people_sql.claimed_authors_many(self.pf.store, pks) if pks else {}  # one query per page
         return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0),
-                      dismissed=pk in hidden, saved=SAVED in saved.get(pk, ()), track=track)
+                      dismissed=pk in hidden, saved=SAVED in saved.get(pk, ()), track=track,
+                      claimed=claimed.get(pk, {}))
                 for pk, p in items]
 
     def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:
