@@ -163,7 +163,7 @@ def import_library(store: Store, user_id: int, text: str, fmt: str, collection_n
                                warnings=warnings + [str(w) for w in report.warnings])
     pks = list(dict.fromkeys(pks))
     result.new_to_collection = coll.add_many(store, target.id, pks)
-    ids = store.ids_of(pks)
-    result.saved = [ids[pk] for pk in pks if pk in ids]
+    by_pk = store.ids_of(pks)
+    result.saved = [by_pk[pk] for pk in pks if pk in by_pk]
     record_import(store, user_id, fmt, len(result.saved))
     return result

@@ -23,11 +23,12 @@ from paperfeed.web.limits import BODY_LIMITS
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, user: User, status_code: int = 200, **ctx: object) -> HTMLResponse:
+def _page(request: Request, user: User, status_code: int = 200, keep: dict[str, object] | None = None,
+          **ctx: object) -> HTMLResponse:
     base: dict[str, object] = {"error": None, "result": None, "ids": "", "name": DEFAULT_COLLECTION, "fmt": "auto"}
     page = render(request, "import.html", status_code=status_code, formats=FORMATS,
                   limit_mb=BODY_LIMITS["library_import"] / (1024 * 1024), title="Import your library · paperfeed",
-                  **{**base, **ctx})
+                  **{**base, **(keep or {}), **ctx})
     page.headers.update(NO_STORE)
     return page
 
@@ -52,12 +53,12 @@ async def import_upload(request: Request, file: Annotated[UploadFile | None, Fil
     if user is None:
         return _need_login(request, "/import")
     data = await file.read() if file is not None and file.filename else b""
-    source = (file.filename or "upload") if data else "pasted list"
-    keep = {"ids": ids, "name": name, "fmt": fmt}
+    source = ((file.filename if file is not None else None) or "upload") if data else "pasted list"
+    keep: dict[str, object] = {"ids": ids, "name": name, "fmt": fmt}
     if not data and not ids.strip():
-        return _page(request, user, 400, error="Choose a file or paste arXiv ids.", **keep)
+        return _page(request, user, 400, error="Choose a file or paste arXiv ids.", keep=keep)
     if fmt != "auto" and fmt not in FORMATS:
-        return _page(request, user, 400, error=f"format must be one of auto, {', '.join(FORMATS)}", **keep)
+        return _page(request, user, 400, error=f"format must be one of auto, {', '.join(FORMATS)}", keep=keep)
     w = web(request)
 
     def run() -> Response:
@@ -66,7 +67,7 @@ async def import_upload(request: Request, file: Annotated[UploadFile | None, Fil
             kind = fmt if fmt != "auto" else guess_format(source if data else "", text)
             result = import_library(w.pf.store, user.id, text, kind, name, source)
         except LibraryError as e:
-            return _page(request, user, 400, error=str(e), **keep)
-        return _page(request, user, result=result, **keep)
+            return _page(request, user, 400, error=str(e), keep=keep)
+        return _page(request, user, result=result, keep=keep)
 
     return await run_in_threadpool(run)
