@@ -39,8 +39,12 @@ from paperfeed.web import (
     subscribe,
     tokens,
 )
+from paperfeed.web.collection_files import router as collection_files
+from paperfeed.web.collections import router as collection_pages
+from paperfeed.web.collections_api import router as collections_api
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
+from paperfeed.web.library_import import router as library_import
 from paperfeed.web.limits import RequestGuard
 from paperfeed.web.settings import WebSettings
 from paperfeed.web.status import database_unavailable, index_unavailable
@@ -185,4 +189,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
     app.include_router(outbox.router)
+    app.include_router(collections_api)  # collections: API, files and feeds, pages, library import
+    app.include_router(collection_files)
+    app.include_router(collection_pages)
+    app.include_router(library_import)
     return app
