@@ -25,7 +25,8 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, discussion, feeds, members_api, outbox, pages, subscribe, tokens
+from paperfeed.web import accounts, api, discussion, feeds, members_api, onboarding, outbox, pages, subscribe, tokens
+from paperfeed.web import map as paper_map
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -160,6 +161,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(tokens.api)
     app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
+    app.include_router(paper_map.router)  # before pages: /papers/{id:path} would swallow /papers/map
+    app.include_router(onboarding.router)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)
