@@ -118,9 +118,11 @@ def base_layer(w: WebState, sm: StoredMap) -> tuple[Markup, list[dict[str, Any]]
                        "cluster": c, "title": titles[int(r)]})
     parts.append('</g><g class="labels" aria-hidden="true">')
     for cl in clusters(sm):
-        x = min(max(cl.x, 110.0), SIZE - 110.0)
+        # near an edge the label grows inwards, so it is never cut off by the map's border
+        anchor = "start" if cl.x < 0.3 * SIZE else "end" if cl.x > 0.7 * SIZE else "middle"
+        x = max(cl.x - 20, 8.0) if anchor == "start" else min(cl.x + 20, SIZE - 8.0) if anchor == "end" else cl.x
         first = ", ".join(cl.label.split(", ")[:2])  # two words fit on the map; the list has all three
-        parts.append(f'<text x="{x:.1f}" y="{cl.y:.1f}" class="label">{escape(first)}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{cl.y:.1f}" text-anchor="{anchor}" class="label">{escape(first)}</text>')
     parts.append("</g>")
     out = (Markup("".join(parts)), points)
     _base_cache.clear()  # one map file at a time
