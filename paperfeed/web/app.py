@@ -33,12 +33,14 @@ from paperfeed.web import (
     feeds,
     members,
     members_api,
+    onboarding,
     outbox,
     pages,
     profile_settings,
     subscribe,
     tokens,
 )
+from paperfeed.web import map as paper_map
 from paperfeed.web.collection_files import router as collection_files
 from paperfeed.web.collections import router as collection_pages
 from paperfeed.web.collections_api import router as collections_api
@@ -179,6 +181,8 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(discussion.pages)
     app.include_router(claims.api)  # before api and pages, like discussion: /papers/{id:path} would swallow /claims
     app.include_router(claims.pages)
+    app.include_router(paper_map.router)  # before pages: /papers/{id:path} would swallow /papers/map
+    app.include_router(onboarding.router)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)
