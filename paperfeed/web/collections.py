@@ -8,12 +8,11 @@ missing one, so ids cannot be probed.  Owner actions by anyone else are 404 too.
 with the session's CSRF token and the "collection" rate limit (`accounts._guard`).
 
 "More like this collection" is `FeedService.like_these` (recommend/service.py), one model per collection
-with its papers as the only likes; the service (its corpus cache) is kept per site in `feed_service`.
+with its papers as the only likes; the service (its corpus cache) is the site's one `WebState.feed`.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from paperfeed.recommend.service import FeedPick, FeedService
+from paperfeed.recommend.service import FeedPick
 from paperfeed.store import collections as coll
 from paperfeed.store.accounts import User
 from paperfeed.web.accounts import NO_STORE, _guard, _need_login, safe_next
@@ -33,17 +32,6 @@ LIKE_LIMIT = 10  # "more like this collection" on its page
 Name = Annotated[str, Form(max_length=coll.MAX_NAME * 2)]
 Token = Annotated[str | None, Query(max_length=100)]
 VISIBILITY_LABELS = {"private": "Private (only you)", "link": "Anyone with the link", "public": "Public"}
-
-_services: weakref.WeakKeyDictionary[WebState, FeedService] = weakref.WeakKeyDictionary()
-
-
-def feed_service(w: WebState) -> FeedService:
-    """The site's FeedService (its corpus features are cached per index version inside it)."""
-    svc = _services.get(w)
-    if svc is None:
-        svc = _services[w] = FeedService(w.pf.store)
-    return svc
-
 
 def visible_or_404(request: Request, cid: int, token: str | None = None) -> coll.Collection:
     """The collection when this reader may see it; the same 404 for missing, private and a wrong token."""
@@ -76,7 +64,7 @@ def more_like(w: WebState, c: coll.Collection, limit: int = LIKE_LIMIT) -> list[
     ids = coll.item_ids(w.pf.store, c.id)
     if not ids:
         return []
-    return feed_service(w).like_these(ids, c.name, limit, exclude=ids)
+    return w.feed.like_these(ids, c.name, limit, exclude=ids)
 
 
 def collect_context(w: WebState, pk: int, user: User | None) -> dict[str, object]:

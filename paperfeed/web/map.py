@@ -26,7 +26,6 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.recommend.map_file import MapFile, StoredMap
-from paperfeed.recommend.service import FeedService
 from paperfeed.store import signals as signals_sql
 from paperfeed.urls import paper_path
 from paperfeed.web.context import WebState, current_user, render, web
@@ -40,7 +39,6 @@ MARK_KINDS = {"liked": "Liked (upvoted)", "saved": "Saved in a collection", "rec
 NO_STORE = {"Cache-Control": "no-store"}
 
 _maps: WeakKeyDictionary[WebState, MapFile] = WeakKeyDictionary()
-_feeds: WeakKeyDictionary[WebState, FeedService] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -51,15 +49,6 @@ def map_file(w: WebState) -> MapFile:
         if mf is None:
             mf = _maps[w] = MapFile(w.pf.index_dir, background=True)
         return mf
-
-
-def feed_service(w: WebState) -> FeedService:
-    """One `FeedService` per app: its corpus cache is the expensive part (shared by map and onboarding)."""
-    with _lock:
-        fs = _feeds.get(w)
-        if fs is None:
-            fs = _feeds[w] = FeedService(w.pf.store)
-        return fs
 
 
 def _xy(sm: StoredMap, row: int) -> tuple[float, float]:
@@ -136,7 +125,7 @@ def member_marks(w: WebState, sm: StoredMap, user_id: int) -> tuple[Markup, dict
     kinds: dict[str, list[str]] = {"liked": [], "saved": [], "recommended": []}
     for pid, kind, _ in raw.liked:
         kinds["liked" if kind == "upvoted" else "saved"].append(pid)
-    kinds["recommended"] = [p.paper_id for p in feed_service(w).for_member(user_id, 50)]
+    kinds["recommended"] = [p.paper_id for p in w.feed.for_member(user_id, 50)]
     rows = {kind: [r for r in (sm.row(p) for p in ids) if r is not None] for kind, ids in kinds.items()}
     missing = sum(len(ids) for ids in kinds.values()) - sum(len(r) for r in rows.values())
     titles = titles_of(w, sm, np.array(sorted({r for rs in rows.values() for r in rs}), dtype=np.int64))

@@ -30,7 +30,7 @@ from paperfeed.store import signals as signals_sql
 from paperfeed.store.accounts import User
 from paperfeed.web.accounts import safe_next
 from paperfeed.web.context import client_key, current_user, error_page, render, web
-from paperfeed.web.map import NO_STORE, clusters, feed_service, map_file, region
+from paperfeed.web.map import NO_STORE, clusters, map_file, region
 from paperfeed.web.security import csrf_ok
 
 router = APIRouter()
@@ -77,7 +77,7 @@ def onboarding(request: Request, q: Annotated[str | None, Query(max_length=1000)
     if isinstance(user, Response):
         return user
     w = web(request)
-    pf = feed_service(w).corpus().pf
+    pf = w.feed.corpus().pf
     raw = signals_sql.raw_signals(w.pf.store, user.id)
     followed = {(k, v) for k, v in raw.follows}
     cats = Counter(c for cs in pf.categories for c in cs).most_common(CATEGORIES_SHOWN)
@@ -177,7 +177,7 @@ def pick_region(request: Request, csrf_token: Annotated[str | None, Form()] = No
 
 
 def _to_rate(request: Request, user_id: int) -> list[str]:
-    fs = feed_service(web(request))
+    fs = web(request).feed
     c = fs.corpus()
     raw = signals_sql.raw_signals(fs.store, user_id)
     liked = [pid for pid, _, _ in raw.liked]
