@@ -25,7 +25,18 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, discussion, feeds, members_api, outbox, pages, subscribe, tokens
+from paperfeed.web import (
+    accounts,
+    api,
+    discussion,
+    feeds,
+    members_api,
+    not_interested,
+    outbox,
+    pages,
+    subscribe,
+    tokens,
+)
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -165,6 +176,7 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
+    app.include_router(not_interested.router)  # the digest's signed "not interested" links
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
     app.include_router(outbox.router)
