@@ -31,8 +31,9 @@ def test_for_you_picks_are_mailed_logged_and_dismissable(tmp_path):
 
     pf = Paperfeed(tmp_path / "late.db")
     ingest_paths(pf.store, [str(write_jsonl(tmp_path / "late.jsonl", corpus_records(400, skip=74300)))])
+    # liked: papers listed the day after the window (not candidates)
     earlier = [p for p in (pf.store.get(r["id"]) for r in corpus_records(400, skip=74300)) if p and
-               p.listed and p.listed.isoformat() == "2026-07-01" and "language" in p.title.lower()][:3]  # not in the window
+               p.listed and p.listed.isoformat() == "2026-07-01" and "language" in p.title.lower()][:3]
     assert len(earlier) == 3
     uid = AccountStore(pf.store).create_user("reader@example.org", "x").id
     with pf.store.write() as conn:

@@ -17,13 +17,20 @@ test compares them on a few hundred readers).  It is `recommend` itself, given t
 
 Reasons are written for the shown picks only (`limit`), as in `recommend`.
 
-Where the time goes (cProfile and process_time, one day's 622 candidates, 200 real readers with a median
-of 17 likes, BLAS single-threaded; see bench/README.md "Recommendations" for the figures):
-  per-reader `recommend`: 3.26 ms/reader, of which the two similarity products ~45 %
-  (the tf-idf sparse product alone ~1.1 ms: scipy's SpGEMM pays a fixed cost per call), the Python walk
-  over every candidate's authors for follows ~25 %, z-scoring and the rest of the feature arithmetic
-  ~20 %, reasons for 10 picks ~5 %.
-  `recommend_many`: PROFILE_FILLED_BELOW
+Measured (bench/recommend_speed.py, one day's 622 candidates, BLAS single-threaded, 2026-12-02 at load
+average 3.3 on 2 shared cores, so absolute figures are ~2x the idle ones in bench/README.md):
+  real readers (200, median 17 likes): recommend 6.23 ms/reader median, recommend_many 2.93 ms mean;
+  + 10 dismissals 8.13 -> 3.38; 5 likes 6.18 -> 1.93; 25 likes 7.36 -> 1.98; 100 likes 8.85 -> 4.62;
+  200 likes 13.90 -> 12.32 (with many likes the per-reader work on the (candidates x likes) matrices
+  dominates, and batching the product no longer helps).  So about 2-3x for typical readers: NOT yet the
+  1.2 ms/reader the 100,000-digests-in-60-s target needs (idle, that is ~1.4 ms).
+Where the rest goes (cProfile of recommend_many, 600 synthetic readers of tests/test_recommend_batch.py,
+load ~15 so read proportions only): `_follows` on the hit candidates 40 % (readers following a prefix
+such as `cs.*` hit nearly every candidate, and `_follows` walks each one's authors in Python), the
+per-reader embedding product 8 %, z-scoring (`_standardise`, numpy reductions) ~10 %, `explain` for the
+10 shown picks 7 %, `recommend`'s own per-candidate Python (drop set, keep mask, id lists) ~10 %.
+Next steps, not done: vectorise z-scoring over the readers of a block (one (readers x candidates x
+features) array), keep the follow kinds per candidate as arrays so `_follows` runs for the shown picks only.
 """
 
 from __future__ import annotations
