@@ -217,7 +217,11 @@ def table(summary: dict) -> str:
 
 
 def plot(summary: dict, path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ModuleNotFoundError:  # the shared venv may lack the bench extra: draw the same bars as SVG
+        plot_svg(summary, path.with_suffix(".svg"))
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -236,6 +240,29 @@ def plot(summary: dict, path) -> None:
     ax.set_title("Author continuation, arXiv cs, report windows Feb-Mar 2026")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def plot_svg(summary: dict, path) -> None:
+    """Horizontal bars with 95% intervals, no plotting library needed; x from 0 to 0.35 nDCG@10."""
+    scale, left, row = 1400.0, 420, 26
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + 700}" height="{row * len(summary) + 60}"'
+           ' font-family="sans-serif" font-size="11">']
+    for i, (m, s) in enumerate(summary.items()):
+        mean, lo, hi = s["ndcg"]
+        y = 10 + i * row
+        color = "#e8872b" if m.startswith("paperfeed") else "#8c8c8c"
+        label = m.replace("&", "&amp;").replace("<", "&lt;")
+        out.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{label}</text>')
+        out.append(f'<rect x="{left}" y="{y + 3}" width="{mean * scale:.1f}" height="16" fill="{color}"/>')
+        out.append(f'<line x1="{left + lo * scale:.1f}" x2="{left + hi * scale:.1f}" y1="{y + 11}" y2="{y + 11}"'
+                   ' stroke="black"/>')
+        out.append(f'<text x="{left + hi * scale + 4:.1f}" y="{y + 14}">{mean:.3f}</text>')
+    base = 10 + row * len(summary)
+    x20 = left + 0.20 * scale
+    out.append(f'<line x1="{x20}" x2="{x20}" y1="10" y2="{base}" stroke="black" stroke-dasharray="4"/>')
+    out.append(f'<text x="{left}" y="{base + 30}">nDCG@10 (mean, 95% bootstrap interval over readers); '
+               "dashed: the 0.20 target. Author continuation, report windows Feb-Mar 2026</text></svg>")
+    path.write_text("\n".join(out))
 
 
 def main() -> None:
