@@ -13,7 +13,8 @@ Set-up (kept in --db and reused by the next run; delete the folder to start agai
   each with 2-4 saved searches drawn (Zipf-like: popular ones often) from a pool of title key phrases,
   `cat:` filters and `author:"..."` queries taken from the corpus, and sometimes a followed author/category.
 
-Measured: schedule (due_period for every subscriber) and DigestBuilder.build_many over all of them, consumed
+Measured: schedule (due_period for every subscriber) and DigestBuilder.build_many over all of them (the personal
+section from the recommender, FeedService.for_members -> recommend_many, its corpus build included), consumed
 one by one as the runner does; peak RSS of the process.
 """
 
@@ -195,7 +196,8 @@ def main() -> None:
     print(f"build_many: {n:,} digests in {t2 - t1:.1f} s ({n / (t2 - t1):,.0f} digests/s); empty: {empty:,}")
     print(f"total: {t2 - t0:.1f} s (target <= 60 s)")
     print("picks per digest: " + ", ".join(f"{s} {picks[s] / max(n, 1):.1f}"
-                                           for s in ("trending", "searches", "follows", "similar")))
+                                           for s in ("trending", "searches", "follows", "similar"))
+          + " (similar = For you, the recommender)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
     pf.close()
 

@@ -9,10 +9,11 @@ import pytest
 from conftest import corpus_records, write_jsonl
 from sqlalchemy import func, insert, select
 
-from paperfeed.mail.digest import SECTION_CAP, SIMILAR_THRESHOLD, DigestBuilder, normalise_name, stored_vectors
+from paperfeed.mail.digest import SECTION_CAP, DigestBuilder, normalise_name
 from paperfeed.mail.model import Period
 from paperfeed.mail.subscriptions import Follow, Prefs, Subscriptions
 from paperfeed.models import embedding_text
+from paperfeed.recommend.service import FeedService
 from paperfeed.search.lexical import ANALYZERS
 from paperfeed.store.accounts import AccountStore
 from paperfeed.store.schema import digest_items, digests, votes
@@ -97,18 +98,20 @@ def test_sections_reasons_and_each_paper_once(world):
     assert by["follows"][0].paper_pk == author_pk and author.upper() in by["follows"][0].reason
     for p in by["follows"][1:]:
         assert "cs.RO" in p.paper.categories or normalise_name(author) in map(normalise_name, p.paper.authors)
-    # similar: close to a liked paper (cosine >= threshold), liked paper named; liked papers themselves left out
-    vec = stored_vectors(pf.store, [p.paper_pk for p in by["similar"]] + world["liked"])
-    liked_titles = {pf.store.get_many([pk])[pk].title: pk for pk in world["liked"]}
+    # For you: the recommender's own picks and reasons (FeedService over the window's papers), the liked
+    # papers themselves and the earlier sections' picks left out
     assert by["similar"]
+    ranked = FeedService(pf.store).for_members([world["fan"]], [pf.store.get_many([pk])[pk].id for pk in world["new"]],
+                                               None)[world["fan"]]
+    expected = [(fp.pk, fp.reason) for fp in ranked if fp.pk not in set(pks) - {p.paper_pk for p in by["similar"]}]
+    assert [(p.paper_pk, p.reason) for p in by["similar"]] == expected[:SECTION_CAP]
+    liked_titles = {pf.store.get_many([pk])[pk].title for pk in world["liked"]}
     for p in by["similar"]:
-        title = p.reason.split('"')[1]
-        lk = liked_titles[title]
-        assert float(vec[p.paper_pk] @ vec[lk]) >= SIMILAR_THRESHOLD - 1e-6
-        assert p.paper_pk in new and p.paper_pk in world["embedded"]
+        assert p.paper_pk in new
+        because = p.reason.startswith("because you upvoted \u201c") and any(
+            p.reason[21:-1].rstrip("\u2026") in t for t in liked_titles)
+        assert because or p.reason.startswith(("matches your search", "by ", "new in ")), p.reason
     assert not set(world["liked"]) & set(pks)
-    sims = [max(float(vec[p.paper_pk] @ vec[lk]) for lk in world["liked"]) for p in by["similar"]]
-    assert sims == sorted(sims, reverse=True)
 
 
 def test_sections_follow_preferences_and_prefix_categories(world):
@@ -192,3 +195,25 @@ def test_a_saved_search_is_quoted_once_in_its_reason():
     assert quoted("graph neural") == '"graph neural"'
     assert quoted('"gaussian splatting"') == '"gaussian splatting"'  # one phrase: not ""…""
     assert quoted('"gaussian splatting" -survey') == '\u201c"gaussian splatting" -survey\u201d'
+
+
+def test_for_you_never_repeats_shown_and_never_shows_dismissed(world):
+    """Picks logged as shown (what the runner does when the digest is sent) and dismissed papers never
+    come back in the next digest's For-you section."""
+    from paperfeed.store import signals as signals_sql
+
+    pf = world["pf"]
+    u = AccountStore(pf.store).create_user("picky@example.org", "x").id
+    with pf.store.write() as conn:
+        conn.execute(insert(votes), [{"user_id": u, "paper_pk": pk, "created_at": datetime(2025, 12, 26, 9)}
+                                     for pk in world["liked"]])
+    s = subscribe(pf, "picky@example.org", [], user_id=u, sections=("similar",))
+    d = DigestBuilder(pf).build(s, DAY)
+    first = [p.paper_pk for p in d.picks]
+    assert len(first) == SECTION_CAP and {p.section for p in d.picks} == {"similar"}
+    assert all(p.reason.startswith("because you upvoted \u201c") for p in d.picks)
+    signals_sql.mark_shown(pf.store, u, first[:5], "digest")
+    assert signals_sql.dismiss(pf.store, u, first[5])
+    again = [p.paper_pk for p in DigestBuilder(pf).build(s, DAY).picks]
+    assert again and not set(first[:6]) & set(again)
+    assert len(again) == SECTION_CAP and set(first[6:]) <= set(again), "the rest are still picked"

@@ -69,7 +69,12 @@ def test_structure_headers_and_links():
         assert unsub in body and manage in body
         assert "https://papers.example.org/papers/2611.00001" in body
     assert LINKS.read("manage", parse_qs(urlparse(manage).query)["t"][0]) == SUB.id
-    assert text.index("NEW PAPERS FOR YOUR SAVED SEARCHES") < text.index("SIMILAR TO PAPERS YOU LIKED")
+    assert text.index("NEW PAPERS FOR YOUR SAVED SEARCHES") < text.index("FOR YOU")
+    # the personal pick, and only it, has a signed "not interested" link for (subscriber, paper), in both parts
+    dismiss = LINKS.dismiss_url(SUB.id, 2, at=PERIOD.due_at)
+    assert LINKS.read_dismiss(parse_qs(urlparse(dismiss).query)["t"][0]) == (SUB.id, 2)
+    for body in (text, html.replace("&amp;", "&")):
+        assert body.count("/digest/not-interested?t=") == 1 and dismiss in body
 
 
 def element_names(html: str) -> tuple[set[str], set[str]]:

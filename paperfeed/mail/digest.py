@@ -12,19 +12,22 @@ Sections, in this order (a paper appears once per email: the first section that 
             papers are left out of an email, where a loose match is noise), filters included.
   follows   new papers by a followed author (names compared with case, accents and punctuation
             folded) or in a followed category (exact, or a prefix: `cs.*`).
-  similar   new papers whose embedding is close (cosine >= SIMILAR_THRESHOLD) to a paper the
-            subscriber upvoted (the subscriber's linked account's most recent MAX_LIKED votes);
-            the reason names the liked paper.  Uses embeddings already in the store (`paperfeed index`).
+  similar   "For you": the personal recommender's picks among the window's new papers
+            (paperfeed/recommend/: FeedService.for_members -> recommend_many, the same ranking as the
+            site's For-you page), each with the recommender's reason.  Needs a linked account with
+            signals (upvotes, saved papers, follows); the stored section name stays `similar`.
 
 Never again: papers in the subscriber's earlier digests (digest_items of digests planned, sending,
-sent or retrying, other than this period's own) and papers the subscriber upvoted are left out.
+sent or retrying, other than this period's own) are left out; the recommender also leaves out papers
+the member liked, dismissed ("not interested") or was shown (shown_papers, written when a digest is
+sent: runner.py).
 Within a section several sources (searches, follows) take turns, so the first search cannot fill
 the section alone; each section holds at most SECTION_CAP picks.  Order is fully deterministic.
 
 Scale (`build_many`): everything that does not depend on the subscriber is computed once per
 window: the window's papers, a small in-memory keyword index of them, each distinct saved search's
-matches, author and category indexes, trending, and for each liked paper its close neighbours in
-the window.  A subscriber then costs a few dictionary look-ups.
+matches, author and category indexes, trending; the personal section is ranked for a chunk of
+members at once (recommend_many).
 """
 
 from __future__ import annotations
@@ -47,16 +50,15 @@ from paperfeed.mail.subscriptions import Follow, Subscriber, Subscriptions
 from paperfeed.models import Paper
 from paperfeed.ranking.community import Community
 from paperfeed.ranking.trending import rank, trending_scores
+from paperfeed.recommend.service import FeedService
 from paperfeed.search.lexical import ANALYZERS, LexicalIndex
 from paperfeed.search.query import QueryError, parse_query
-from paperfeed.store import community as community_sql
 from paperfeed.store import ledger as ledger_sql
 from paperfeed.store import listings
 from paperfeed.store.papers import Store
 
 SECTION_CAP = 10
-SIMILAR_THRESHOLD = 0.55  # all-MiniLM-L6-v2 cosine; below it "similar" papers share little more than a field
-MAX_LIKED = 20
+FOR_YOU_DEPTH = 4 * SECTION_CAP  # ranked per member: enough to fill the section after the other sections
 SEARCH_DEPTH = 50  # matches kept per saved search: far more than a section shows, enough to survive dedupe
 TRENDING_DEPTH = 200
 EXCLUDING_STATUSES = ("planned", "sending", "sent", "retry")
@@ -82,11 +84,6 @@ def earlier_picks(store: Store, current: dict[int, str]) -> dict[int, set[int]]:
     """Paper pks already in each subscriber's earlier digests (any period but `current[sid]`), from
     digest_items of digests that went out or are on their way: the "never again" set."""
     return ledger_sql.earlier_picks(store, current, EXCLUDING_STATUSES)
-
-
-def liked_papers(store: Store, user_ids: Iterable[int]) -> dict[int, list[int]]:
-    """Each account's most recent MAX_LIKED upvoted paper pks, newest vote first."""
-    return community_sql.liked_papers(store, list(user_ids), MAX_LIKED)
 
 
 def stored_vectors(store: Store, pks: Sequence[int]) -> dict[int, np.ndarray]:
@@ -140,7 +137,6 @@ class Window:
     trending: list[tuple[int, int]]  # (pk, votes in the window), best first
     vectors: tuple[list[int], np.ndarray | None]  # window pks with an embedding, their unit vectors
     searches: dict[str, list[int]] = field(default_factory=dict)  # query -> matching pks, best first
-    neighbours: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # liked pk -> (sim, pk)
 
     def search(self, query: str) -> list[int]:
         hit = self.searches.get(query)
@@ -163,27 +159,6 @@ class Window:
             keep = set().union(*lists)
             return [pk for pk in self.new_pks if pk in keep]
         return self.by_category.get(v, [])
-
-    def neighbours_of(self, liked: list[int], store: Store, titles: dict[int, str]) -> None:
-        """Fill `neighbours` for liked papers not seen before (one matrix product for all of them)."""
-        todo = [pk for pk in dict.fromkeys(liked) if pk not in self.neighbours]
-        if not todo:
-            return
-        pks, mat = self.vectors
-        vecs = stored_vectors(store, todo)
-        for pk in todo:
-            self.neighbours[pk] = []
-        have = [pk for pk in todo if pk in vecs]
-        if mat is None or not have:
-            return
-        sims = np.stack([vecs[pk] for pk in have]) @ mat.T
-        for row, liked_pk in zip(sims, have, strict=True):
-            idx = np.nonzero(row >= SIMILAR_THRESHOLD)[0]
-            self.neighbours[liked_pk] = sorted(((float(row[i]), pks[i]) for i in idx if pks[i] != liked_pk),
-                                               key=lambda t: (-t[0], t[1]))
-        missing = [pk for pk in have if pk not in titles]
-        if missing:
-            titles.update((pk, p.title) for pk, p in store.get_many(missing).items())
 
 
 def load_window(store: Store, start: date, end: date) -> Window:
@@ -242,11 +217,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def compose(sub: Subscriber, period: Period, w: Window, follows: Sequence[Follow], liked: Sequence[int],
-            exclude: set[int], titles: dict[int, str]) -> Digest:
-    """One subscriber's digest from a prepared window (pure: no store access)."""
+def compose(sub: Subscriber, period: Period, w: Window, follows: Sequence[Follow], foryou: Sequence[tuple[int, str]],
+            exclude: set[int]) -> Digest:
+    """One subscriber's digest from a prepared window and the member's ranked (pk, reason) recommender
+    picks (pure: no store access)."""
     wanted = sub.prefs.sections
-    taken = set(exclude) | set(liked)
+    taken = set(exclude)
     picks: list[Pick] = []
 
     def add(section: str, chosen: list[tuple[int, str]]) -> None:
@@ -272,26 +248,19 @@ def compose(sub: Subscriber, period: Period, w: Window, follows: Sequence[Follow
             elif f.kind == "category":
                 srcs.append((w.category(f.value), f"new in {f.value}, a category you follow"))
         add("follows", _round_robin(srcs, taken, SECTION_CAP))
-    if "similar" in wanted and liked:
-        best: dict[int, tuple[float, int]] = {}
-        for lk in liked:
-            for sim, pk in w.neighbours.get(lk, ()):
-                if pk not in taken and (pk not in best or sim > best[pk][0]):
-                    best[pk] = (sim, lk)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:SECTION_CAP]
-        add("similar", [(pk, f'similar to "{_short(titles.get(lk, "a paper you upvoted"))}", which you upvoted')
-                        for pk, (_s, lk) in ranked])
+    if "similar" in wanted:
+        add("similar", [(pk, reason) for pk, reason in foryou if pk not in taken and pk in w.papers][:SECTION_CAP])
     return Digest(sub, period, tuple(picks))
 
 
 class DigestBuilder:
     """Builds digests; reuse one builder for many subscribers (it caches each window's preparation)."""
 
-    def __init__(self, pf: Paperfeed):
+    def __init__(self, pf: Paperfeed, feed: FeedService | None = None):
         self.pf = pf
         self.store = pf.store
+        self.feed = feed or FeedService(pf.store)
         self._windows: dict[tuple[date, date], Window] = {}
-        self._titles: dict[int, str] = {}
 
     def window(self, period: Period) -> Window:
         key = (period.window_start, period.window_end)
@@ -301,6 +270,28 @@ class DigestBuilder:
             self._windows[key] = load_window(self.store, *key)
         return self._windows[key]
 
+    def for_you(self, items: Sequence[tuple[Subscriber, Period]], excl: dict[int, set[int]],
+                ) -> dict[int, list[tuple[int, str]]]:
+        """Subscriber id -> the recommender's ranked (pk, reason) among its window's new papers, for the
+        subscribers with a linked account that asked for the section; one batch per window."""
+        groups: dict[tuple[date, date], list[Subscriber]] = {}
+        for s, p in items:
+            if s.user_id is not None and "similar" in s.prefs.sections:
+                groups.setdefault((p.window_start, p.window_end), []).append(s)
+        out: dict[int, list[tuple[int, str]]] = {}
+        for (a, b), subs in groups.items():
+            w = self._windows.get((a, b)) or self.window(Period("", a, b, datetime.combine(a, time())))
+            ids = [w.papers[pk].id for pk in w.new_pks]
+            pk_of = {w.papers[pk].id: pk for pk in w.new_pks}
+            exclude = {s.user_id: {w.papers[pk].id for pk in excl.get(s.id, ()) if pk in w.papers}
+                       for s in subs if s.user_id is not None}
+            ranked = self.feed.for_members([s.user_id for s in subs if s.user_id is not None], ids,
+                                           FOR_YOU_DEPTH, exclude)
+            for s in subs:
+                out[s.id] = [(pk_of[fp.paper_id], fp.reason) for fp in ranked.get(s.user_id or 0, [])
+                             if fp.paper_id in pk_of]
+        return out
+
     def build(self, sub: Subscriber, period: Period, follows: Sequence[Follow] | None = None,
               exclude_pks: Iterable[int] | None = None) -> Digest:
         """One digest.  `follows` and `exclude_pks` default to what the store says (follows of the
@@ -309,11 +300,9 @@ class DigestBuilder:
             follows = Subscriptions(self.store).follows_of([sub.id])[sub.id]
         exclude = (set(exclude_pks) if exclude_pks is not None
                    else earlier_picks(self.store, {sub.id: period.key})[sub.id])
-        liked = liked_papers(self.store, [sub.user_id])[sub.user_id] if sub.user_id is not None else []
         w = self.window(period)
-        if "similar" in sub.prefs.sections:
-            w.neighbours_of(liked, self.store, self._titles)
-        return compose(sub, period, w, follows, liked, exclude, self._titles)
+        foryou = self.for_you([(sub, period)], {sub.id: exclude}).get(sub.id, [])
+        return compose(sub, period, w, follows, foryou, exclude)
 
     def build_many(self, items: Sequence[tuple[Subscriber, Period]]) -> Iterator[Digest]:
         """Digests for many (subscriber, period) pairs, in the order given, a chunk at a time."""
@@ -323,18 +312,11 @@ class DigestBuilder:
             ids = [s.id for s, _p in chunk]
             fol = subs.follows_of(ids)
             excl = earlier_picks(self.store, {s.id: p.key for s, p in chunk})
-            likes = liked_papers(self.store, [s.user_id for s, _p in chunk if s.user_id is not None])
-            wanted: dict[tuple[date, date], set[int]] = {}
-            for s, p in chunk:  # neighbours of all liked papers in the chunk: one matrix product per window
-                if s.user_id is not None and "similar" in s.prefs.sections:
-                    wanted.setdefault((p.window_start, p.window_end), set()).update(likes.get(s.user_id, ()))
+            for _s, p in chunk:
+                self.window(p)
+            foryou = self.for_you(chunk, excl)
             for s, p in chunk:
-                w = self.window(p)
-                todo = wanted.pop((p.window_start, p.window_end), None)
-                if todo:
-                    w.neighbours_of(sorted(todo), self.store, self._titles)
-                liked = likes.get(s.user_id, []) if s.user_id is not None else []
-                yield compose(s, p, w, fol[s.id], liked, excl[s.id], self._titles)
+                yield compose(s, p, self.window(p), fol[s.id], foryou.get(s.id, []), excl[s.id])
 
 
 def last_window_end(store: Store, subscriber_id: int) -> date | None:

@@ -24,8 +24,10 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-PURPOSES = {"confirm": 7 * 24 * 3600, "manage": 365 * 24 * 3600, "unsubscribe": 365 * 24 * 3600}
-PATHS = {"confirm": "/subscription/confirm", "manage": "/subscription", "unsubscribe": "/unsubscribe"}
+PURPOSES = {"confirm": 7 * 24 * 3600, "manage": 365 * 24 * 3600, "unsubscribe": 365 * 24 * 3600,
+            "dismiss": 365 * 24 * 3600}
+PATHS = {"confirm": "/subscription/confirm", "manage": "/subscription", "unsubscribe": "/unsubscribe",
+         "dismiss": "/digest/not-interested"}
 
 
 class BadLink(ValueError):
@@ -88,3 +90,11 @@ class Links:
 
     def unsubscribe_url(self, subscriber_id: int, at: datetime | None = None) -> str:
         return self.url("unsubscribe", subscriber_id, at)
+
+    def dismiss_url(self, subscriber_id: int, paper_pk: int, at: datetime | None = None) -> str:
+        """"Not interested" in one personal pick: binds (subscriber, paper) under its own salt."""
+        return self.url("dismiss", subscriber_id, at, version=paper_pk)
+
+    def read_dismiss(self, token: str | None) -> tuple[int, int]:
+        """(subscriber id, paper pk) of a "not interested" link, or `BadLink`."""
+        return self.read_versioned("dismiss", token)

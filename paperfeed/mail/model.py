@@ -17,7 +17,7 @@ SECTION_TITLES = {
     "trending": "Trending papers",
     "searches": "New papers for your saved searches",
     "follows": "New papers from authors and categories you follow",
-    "similar": "Similar to papers you liked",
+    "similar": "For you",  # the recommender's picks (stored as `similar`, its old name)
 }
 
 

@@ -80,17 +80,19 @@ def authors_line(authors: list[str]) -> str:
     return ", ".join(authors[:MAX_AUTHORS - 1]) + f" and {len(authors) - MAX_AUTHORS + 1} more"
 
 
-def _items(digest: Digest, settings: MailSettings) -> list[dict]:
+def _items(digest: Digest, settings: MailSettings, links: Links, at: datetime) -> list[dict]:
     base = settings.base_url.rstrip("/")
     out = []
     for section, picks in digest.sections():
-        out.append({"title": SECTION_TITLES[section], "picks": [_pick(p, base) for p in picks]})
+        out.append({"title": SECTION_TITLES[section], "picks": [
+            _pick(p, base, links.dismiss_url(digest.subscriber.id, p.paper_pk, at=at) if section == "similar" else "")
+            for p in picks]})
     return out
 
 
-def _pick(p: Pick, base: str) -> dict:
+def _pick(p: Pick, base: str, dismiss_url: str = "") -> dict:
     paper = p.paper
-    return {"title": to_text(" ".join(paper.title.split())), "url": paper_url(base, paper.id),
+    return {"title": to_text(" ".join(paper.title.split())), "url": paper_url(base, paper.id), "dismiss": dismiss_url,
             "title_html": to_html(" ".join(paper.title.split()), math="text"),
             "pdf": safe_link(paper.links.get("pdf")) or "", "authors": authors_line(paper.authors),
             "abstract": snippet(paper.abstract), "abstract_html": snippet_html(paper.abstract), "reason": p.reason}
@@ -137,7 +139,8 @@ background:#e4effa;border-radius:10px;padding:2px 9px;">{{ p.reason }}</span></d
 {{ p.abstract_html }}</div>\
 {% endif %}
 <div style="margin-top:6px;font-size:13px;"><a href="{{ p.url }}" style="color:#0b57a4;">Read on paperfeed</a>\
-{% if p.pdf %} &middot; <a href="{{ p.pdf }}" style="color:#0b57a4;">PDF</a>{% endif %}</div>
+{% if p.pdf %} &middot; <a href="{{ p.pdf }}" style="color:#0b57a4;">PDF</a>{% endif %}\
+{% if p.dismiss %} &middot; <a href="{{ p.dismiss }}" style="color:#57606a;">Not interested</a>{% endif %}</div>
 </td></tr>
 {% endfor %}
 {% endfor %}
@@ -201,7 +204,10 @@ def _text(digest: Digest, ctx: dict) -> str:
             lines += wrap(f"Why: {p['reason']}", first=indent, rest=indent)
             if p["abstract"]:
                 lines += wrap(p["abstract"], first=indent, rest=indent)
-            lines += [f"{indent}{p['url']}", ""]
+            lines += [f"{indent}{p['url']}"]
+            if p["dismiss"]:
+                lines += [f"{indent}Not interested: {p['dismiss']}"]
+            lines += [""]
     lines += ["-- ", f"You receive this {ctx['cadence']} digest because {ctx['email']} subscribed to paperfeed.",
               "Change what you receive:", ctx["manage_url"], "Unsubscribe:", ctx["unsubscribe_url"], ""]
     return "\n".join(lines)
@@ -221,7 +227,7 @@ def render_message(digest: Digest, settings: MailSettings, links: Links, *, mess
                     else f"Nothing new for you in the papers listed {window}."),
         "preheader": "; ".join(to_text(p.paper.title) for p in digest.picks[:3]) or "Nothing new this time.",
         "window": window,
-        "sections": _items(digest, settings),
+        "sections": _items(digest, settings, links, date),
         "cadence": "weekly" if sub.prefs.frequency == "weekly" else "daily",
         "email": sub.email,
         "manage_url": links.manage_url(sub.id, at=date),

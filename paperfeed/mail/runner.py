@@ -34,6 +34,7 @@ from paperfeed.mail.smtp import Outcome, open_session
 from paperfeed.mail.subscriptions import Subscriptions, utcnow
 from paperfeed.settings import Settings, digest_interval
 from paperfeed.store import jobs
+from paperfeed.store import signals as signals_sql
 from paperfeed.store.papers import Store
 from paperfeed.store.secret import site_secret
 
@@ -108,6 +109,17 @@ def _release(ledger: Ledger, claims: list[Claim]) -> None:
     ledger.release(claims)
 
 
+def _mark_shown(store: Store, sent: list[Digest]) -> None:
+    """After the batch's commits (never inside a 250 -> commit window): the personal picks of digests
+    that went out are logged as shown (shown_papers, place 'digest'), so neither the next digest nor the
+    For-you page picks them again.  A crash before this line loses only that log: the next digest still
+    leaves them out (earlier_picks reads digest_items)."""
+    for d in sent:
+        pks = [p.paper_pk for p in d.picks if p.section == "similar"]
+        if d.subscriber.user_id is not None and pks:
+            signals_sql.mark_shown(store, d.subscriber.user_id, pks, "digest")
+
+
 def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Renderer, now: datetime,
                batch: int, report: RunReport, lock: threading.Lock) -> None:
     """One SMTP connection's worth of work: claim, render, send, record, until nothing is owed."""
@@ -136,13 +148,15 @@ def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Ren
                         continue
                     ready.append((c, d, msg))
                 renewed = time.monotonic()
+                shown: list[Digest] = []
                 for c, d, msg in ready:
                     if time.monotonic() - renewed > ledger.lease.total_seconds() / 3:  # a slow server
                         ledger.renew([p.digest_id for p in pending])
                         renewed = time.monotonic()
                     result = session.send(msg, d.subscriber.email)
                     if result.outcome is Outcome.delivered:
-                        mark_sent(c.digest_id)  # the 250 -> commit window: nothing else in it
+                        if mark_sent(c.digest_id):  # the 250 -> commit window: nothing else in it
+                            shown.append(d)
                         pending.remove(c)
                         local.sent += 1
                         local.resent += c.resend
@@ -161,6 +175,7 @@ def _send_loop(ledger: Ledger, settings: MailSettings, links: Links, render: Ren
                         with lock:
                             report.add(local)
                         return  # the server is down: leave the rest for the next run (released below)
+                _mark_shown(ledger.store, shown)
                 with lock:
                     report.add(local)
             finally:

@@ -29,7 +29,7 @@ it is linear in candidates x likes.  No SQL, no I/O, deterministic: ties go to t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,15 +88,31 @@ def prepare(pf: PaperFeatures, rows: np.ndarray) -> Block:
     return Block(rows, cv, ct.T.tocsr(), ct @ pf.tfidf_background, cv @ pf.vector_background, pf.category_index[rows])
 
 
+# The four (candidates x papers) cosine matrices the features derive from: embedding and tf-idf cosines
+# to the liked papers, then to the dismissed ones (None when there are none).  recommend/batch.py
+# computes them for a block of readers at once and hands each reader its columns.
+Sims = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+SimsOf = Callable[[np.ndarray, np.ndarray], Sims]
+FollowsOf = Callable[[Signals, list[str], np.ndarray, PaperFeatures], dict[int, list[tuple[str, str]]]]
+
+
+def similarities(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, block: Block) -> Sims:
+    emb = block.vectors @ pf.vectors[liked].T  # (c, l)
+    tf = (pf.tfidf[liked] @ block.tfidf_t).T.toarray()
+    if not len(dismissed):
+        return emb, tf, None, None
+    return emb, tf, block.vectors @ pf.vectors[dismissed].T, (pf.tfidf[dismissed] @ block.tfidf_t).T.toarray()
+
+
 def feature_matrix(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, block: Block,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   sims: Sims | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw features (candidates x FEATURES), plus the candidates' embedding and tf-idf cosines to each
-    liked paper (kept to write reasons).  `liked` must be non-empty.
+    liked paper (kept to write reasons).  `liked` must be non-empty.  `sims`: the cosine matrices of
+    `similarities`, when the caller has them already (batched readers).
 
     Every term derives from two (candidates x likes) similarity matrices: c . mean(likes) is the row
     mean of the cosines, so no vocabulary-sized vector is built per reader."""
-    emb = block.vectors @ pf.vectors[liked].T  # (c, l)
-    tf = (pf.tfidf[liked] @ block.tfidf_t).T.toarray()
+    emb, tf, dis_emb, dis_tf = sims if sims is not None else similarities(pf, liked, dismissed, block)
     out = np.zeros((len(block.rows), len(FEATURES)), dtype=np.float32)
     n = len(liked)
     recency = 1 / (1 + np.log10(np.arange(n, 0, -1, dtype=np.float32)))  # liked is oldest first
@@ -108,9 +124,9 @@ def feature_matrix(pf: PaperFeatures, liked: np.ndarray, dismissed: np.ndarray, 
     k = min(3, n)
     out[:, 5] = np.partition(emb, n - k, axis=1)[:, -k:].mean(axis=1)
     out[:, 6] = _category_scores(pf, liked, block)
-    if len(dismissed):
-        out[:, 7] = (pf.tfidf[dismissed] @ block.tfidf_t).T.toarray().mean(axis=1)
-        out[:, 8] = (block.vectors @ pf.vectors[dismissed].T).max(axis=1)
+    if dis_emb is not None and dis_tf is not None:
+        out[:, 7] = dis_tf.mean(axis=1)
+        out[:, 8] = dis_emb.max(axis=1)
     return out, emb, tf
 
 
@@ -155,13 +171,15 @@ def candidates_of(pf: PaperFeatures, paper_ids: Sequence[str]) -> Candidates:
 
 
 def recommend(signals: Signals, candidates: Sequence[str] | Candidates, pf: PaperFeatures, limit: int | None = None,
-              weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> list[Pick]:
+              weights: Mapping[str, float] = DEFAULT_WEIGHTS, *, sims_of: SimsOf | None = None,
+              follows_of: FollowsOf | None = None) -> list[Pick]:
     """Rank `candidates` for one reader, best first, each with the reason it was picked.
 
     Pass a `Candidates` (candidates_of) when ranking many readers against the same papers.  Candidates
     the reader liked, dismissed or must not see again (signals.exclude) are never picked, nor ids the
     corpus does not know.  A reader with no signal at all gets no picks (the caller shows a cold-start
-    page instead of an arbitrary order)."""
+    page instead of an arbitrary order).  `sims_of` and `follows_of` are recommend/batch.py's hooks:
+    the same values as `similarities` and `_follows`, computed for many readers at once."""
     if signals.is_empty:
         return []
     cs = candidates if isinstance(candidates, Candidates) else candidates_of(pf, candidates)
@@ -177,10 +195,11 @@ def recommend(signals: Signals, candidates: Sequence[str] | Candidates, pf: Pape
     score = np.zeros(len(cand), dtype=np.float32)
     emb = tf = None
     if len(liked):
-        raw, emb, tf = feature_matrix(pf, liked, dismissed, cs.block)
+        raw, emb, tf = feature_matrix(pf, liked, dismissed, cs.block,
+                                      sims_of(liked, dismissed) if sims_of is not None else None)
         raw, emb, tf = raw[keep], emb[keep], tf[keep]
         score += _weighted(raw, weights)
-    follows = _follows(signals, cand_ids, cand, pf)
+    follows = (follows_of or _follows)(signals, cand_ids, cand, pf)
     lift = float(score.max() - score.min()) + 1.0
     for j, hits in follows.items():
         kinds = {kind for kind, _ in hits}

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from paperfeed.config import MODEL_NAME
 from paperfeed.models import Paper
+from paperfeed.recommend.batch import recommend_many
 from paperfeed.recommend.features import PaperFeatures
 from paperfeed.recommend.ranker import Candidates, candidates_of, recommend
 from paperfeed.recommend.signals import Like, Signals
@@ -230,6 +231,25 @@ class FeedService:
         c = self._ensure(self.corpus(), paper_ids)
         s = Signals(liked=tuple(Like(pid, "saved", name) for pid in paper_ids), exclude=frozenset(exclude))
         return self._picks(c, s, limit)
+
+    def for_members(self, user_ids: Sequence[int], paper_ids: Sequence[str], limit: int | None,
+                    exclude: dict[int, set[str]] | None = None) -> dict[int, list[FeedPick]]:
+        """Each member's picks among `paper_ids` (a digest's window), batched (recommend/batch.py): the
+        same ranking `for_member` would give over those candidates.  `exclude`: more papers per member
+        that must not be picked (the digest's earlier issues)."""
+        c = self.corpus()
+        sigs = {u: self.signals(u, c) for u in dict.fromkeys(user_ids)}
+        if exclude:
+            sigs = {u: replace(s, exclude=s.exclude | frozenset(exclude.get(u, ()))) for u, s in sigs.items()}
+        need = list(paper_ids) + [lk.paper_id for s in sigs.values() for lk in s.liked]
+        c = self._ensure(c, need + [p for s in sigs.values() for p in s.dismissed])
+        cs = candidates_of(c.pf, paper_ids)
+        users = [u for u, s in sigs.items() if not s.is_empty]
+        picks = recommend_many([sigs[u] for u in users], cs, c.pf, limit)
+        out: dict[int, list[FeedPick]] = {u: [] for u in sigs}
+        for u, ps in zip(users, picks, strict=True):
+            out[u] = [FeedPick(c.pks[p.paper_id], p.paper_id, p.score, p.reason, p.because) for p in ps]
+        return out
 
     def _picks(self, c: _Corpus, s: Signals, limit: int | None) -> list[FeedPick]:
         return [FeedPick(c.pks[p.paper_id], p.paper_id, p.score, p.reason, p.because)

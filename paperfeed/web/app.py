@@ -34,6 +34,7 @@ from paperfeed.web import (
     foryou,
     members,
     members_api,
+    not_interested,
     onboarding,
     outbox,
     pages,
@@ -193,6 +194,7 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
+    app.include_router(not_interested.router)  # the digest's signed "not interested" links
     app.include_router(profile_settings.router)  # people: POST /profile/settings
     app.include_router(members.router)  # people: /members/{handle}
     app.include_router(tokens.pages)
