@@ -25,7 +25,21 @@ from paperfeed.core import Paperfeed
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.store.engine import UNAVAILABLE
 from paperfeed.store.secret import site_secret
-from paperfeed.web import accounts, api, discussion, feeds, members_api, outbox, pages, subscribe, tokens
+from paperfeed.web import (
+    accounts,
+    api,
+    comments_api,
+    discussion,
+    discussion_feed,
+    feeds,
+    members_api,
+    moderation,
+    notifications,
+    outbox,
+    pages,
+    subscribe,
+    tokens,
+)
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
 from paperfeed.web.limits import RequestGuard
@@ -158,8 +172,11 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, body_timeout=settings.body_timeout)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(tokens.api)
-    app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
+    app.include_router(comments_api.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
+    app.include_router(discussion_feed.pages)
+    app.include_router(moderation.pages)
+    app.include_router(notifications.pages)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)

@@ -23,6 +23,7 @@ from paperfeed.present.latex import to_text
 from paperfeed.search.derived import IndexUnavailable
 from paperfeed.search.query import QueryError, _parse_date, parse_query
 from paperfeed.web import authors, status
+from paperfeed.web.comments import thread_context  # comments.py imports no router: no cycle
 from paperfeed.web.context import WebState, current_user, error_page, render, render_shared, web
 from paperfeed.web.highlight import terms_pattern
 from paperfeed.web.listing import (
@@ -233,8 +234,6 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         except (KeyError, IndexUnavailable):  # both indexes rebuilding: the page still answers
             similar = []
         info = getattr(similar, "info", None)
-        from paperfeed.web.discussion import thread_context
-
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
                                   bibtex=paper_bibtex(paper), coverage_note=info.note if info else None,
                                   title=f"{to_text(paper.title)} · paperfeed",
