@@ -44,7 +44,7 @@ def _parent_id(parent: str) -> int | None | str:
     p = parent.strip()
     if not p:
         return None
-    return int(p) if p.isdigit() and len(p) <= 10 else BAD_PARENT
+    return int(p) if p.isascii() and p.isdigit() and len(p) <= 10 else BAD_PARENT  # "١٢" is isdigit() too
 
 
 @pages.post("/papers/{paper_id:path}/comments")
