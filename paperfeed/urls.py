@@ -46,6 +46,11 @@ def paper_path(paper_id: str) -> str:
     return "/papers/" + quote(paper_id, safe="/:")
 
 
+def member_path(handle: str) -> str:
+    """Path of a member's public profile page (`/members/ada`; handles are NFKC and lower-case already)."""
+    return "/members/" + quote(handle, safe="")
+
+
 def paper_url(base_url: str, paper_id: str) -> str:
     """Absolute address of a paper's page under the site's configured base URL (feeds, emails)."""
     return base_url.rstrip("/") + paper_path(paper_id)

@@ -215,7 +215,8 @@ def test_journey_comment_reply_notified_moderated(pf, base, browser):
     # The moderator bans Bob from the report queue's comment: Bob's open session ends at once.
     m.goto("/moderation")
     m.evaluate("""(cid) => { const f = document.createElement('form'); f.method = 'post'; f.action = '/moderation/ban';
-        for (const [k, v] of [['comment_id', cid], ['csrf_token', document.querySelector('input[name=csrf_token]').value]]) {
+        const token = document.querySelector('input[name=csrf_token]').value;
+        for (const [k, v] of [['comment_id', cid], ['csrf_token', token]]) {
           const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }
         document.body.appendChild(f); f.submit(); }""", str(reply))
     m.wait_for_url("**/moderation")

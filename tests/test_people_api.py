@@ -40,7 +40,8 @@ def test_member_api_shows_the_public_profile_and_hides_the_rest(tmp_path):
         assert r.status_code == 200, r.text
         assert r.json() == {"handle": "ada", "display_name": "Ada L.", "bio": "Poetical science.",
                             "links": ["https://example.org/ada"],
-                            "claimed_papers": [{"paper_id": p.id, "author_name": "Ada Lovelace"}]}
+                            "claimed_papers": [{"paper_id": p.id, "author_name": "Ada Lovelace"}],
+                            "submissions": [], "public_collections": [], "recent_comments": []}
         assert "@" not in r.text and "role" not in r.text
         misses = [client.get(f"/api/members/{h}") for h in ("nobody", "shy", "bad", f"member{anon.id}", "%00")]
         assert {(m.status_code, m.text) for m in misses} == {(404, misses[0].text)}

@@ -95,3 +95,22 @@ def test_admin_cli(tmp_path):
     store = Store.open(str(db))
     assert not P.is_banned(store, bob) and P.claimed_authors(store, pk) == {"Charles Babbage": "bob"}
     store.close()
+
+
+def test_a_new_rule_settles_the_waiting_claims_it_matches(tmp_path):
+    db, store, pk, ada, bob, new = _setup(tmp_path)
+    waiting = make_claim(store, ada, pk, "Ada Lovelace")
+    other = make_claim(store, bob, pk, "Charles Babbage")  # bob is at another domain
+    unmatched = make_claim(store, ada, pk, "Charles Babbage")  # the pattern below does not match this name
+    store.close()
+    ruled = run_cli("admin", "claims", "rule", "uni.example.edu", "ada *", db=db, check=True)
+    assert ruled.stdout.strip() == "rule 1: uni.example.edu ada * (1 pending claim approved)"
+    store = Store.open(str(db))
+    assert P.claim(store, waiting.id).status == "approved"
+    assert P.claim(store, waiting.id).reason == "auto: rule 1 (uni.example.edu)"
+    assert [P.claim(store, c.id).status for c in (other, unmatched)] == ["pending", "pending"]
+    with pytest.raises(ClaimError, match="already claimed by another member"):
+        make_claim(store, bob, pk, "Ada Lovelace")
+    store.close()
+    again = run_cli("admin", "claims", "rule", "uni.example.edu", "*", db=db, check=True)
+    assert again.stdout.strip() == "rule 2: uni.example.edu * (1 pending claim approved)"  # ada's Babbage claim

@@ -88,8 +88,16 @@ def claims_rule(ctx: typer.Context,
         raise UserError(f"not an email domain: {domain!r}")
     pf = _pf(ctx)
     try:
+        from paperfeed.people.claims import approve_pending
+
         r = people.add_rule(pf.store, d, pattern.strip() or "*", created_by="cli")
-        typer.echo(f"rule {r.id}: {r.email_domain} {r.author_pattern}" if r else "that rule exists already")
+        if r is None:
+            typer.echo("that rule exists already")
+            return
+        approved = approve_pending(pf.store)  # a new rule also settles the waiting claims it matches
+        n = len(approved)
+        settled = f"{n} pending claim{'' if n == 1 else 's'} approved"
+        typer.echo(f"rule {r.id}: {r.email_domain} {r.author_pattern} ({settled})")
     finally:
         pf.close()
 

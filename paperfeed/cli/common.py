@@ -10,10 +10,11 @@ then fail to catch.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from paperfeed import process_settings
 
 if TYPE_CHECKING:
     from paperfeed.core import Paperfeed
@@ -42,7 +43,7 @@ def settings(db: Path | str | None = None) -> Settings:
     key = (str(db or ""), str(index_dir or ""))
     if key not in _settings:
         try:
-            _settings[key] = Settings.from_env(os.environ, db=db or None, index_dir=index_dir or None)
+            _settings[key] = Settings.from_env(process_settings.environ(), db=db or None, index_dir=index_dir or None)
         except ValueError as e:
             raise UserError(str(e)) from None
     return _settings[key]

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperfeed.cli import render
 from paperfeed.cli.common import UserError, configure, open_core, settings
+
+if TYPE_CHECKING:
+    from paperfeed.core import Paperfeed
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -189,6 +192,28 @@ def index(
         pf.refresh_vector_index(lambda d, n: bar.update(t, completed=d, total=n), rebuild=rebuild)
     s = pf.status()
     err.print(f"embedded {n} new; {s.embedded}/{s.papers} papers have embeddings; vector index holds {s.vectors}")
+    _refresh_map(pf, rebuild)
+
+
+def _refresh_map(pf: Paperfeed, rebuild: bool) -> None:
+    """The map of the papers (recommend/map_file.py): rebuilt when missing, corrupt or stale (or `--rebuild`)."""
+    from paperfeed.recommend.map_file import MapFile
+
+    mf = MapFile(pf.index_dir)
+    state, _ = mf.state(pf.store)
+    if rebuild and state == "ok":
+        state = "rebuild asked"
+    if state in ("ok", "too-few"):
+        err.print("map of the papers: up to date" if state == "ok" else
+                  "map of the papers: needs at least 3 papers with embeddings", markup=False)
+        return
+    err.print(f"map of the papers: {state}, building it ...", markup=False)
+    if mf.rebuild(pf.store, state):
+        sm, _ = mf.state(pf.store)
+        if sm is not None:
+            err.print(f"map of the papers: {len(sm.map.ids):,} papers in {len(sm.map.labels)} clusters", markup=False)
+    else:
+        err.print("map of the papers: another process is building it", markup=False)
 
 
 # -- search ---------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ embedder) inherit them.  A value the user set wins.
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+from paperfeed import process_settings
 
 QUIET_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # read by huggingface_hub, which transformers' tqdm follows
@@ -23,9 +24,8 @@ QUIET_ENV = {
 
 
 def quiet_model_loading() -> None:
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
-    if "huggingface_hub" in sys.modules and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1":
+    process_settings.set_defaults(QUIET_ENV)
+    if "huggingface_hub" in sys.modules and process_settings.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1":
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()

@@ -96,6 +96,12 @@ def validate(raw: str) -> tuple[str, str]:
     return h, key
 
 
+def is_placeholder(handle: str) -> bool:
+    """True for `member<N>`, what a member without a chosen handle is shown as (no profile page: it is
+    reserved, so no chosen handle has this form)."""
+    return _MEMBER_N.fullmatch(handle) is not None
+
+
 @lru_cache(maxsize=1)
 def _reserved_keys() -> frozenset[str]:
     return frozenset(skeleton(r) for r in RESERVED)

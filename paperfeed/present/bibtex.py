@@ -16,6 +16,7 @@ import unicodedata
 from paperfeed.models import Paper
 
 _BARE = re.compile(r"(?<!\\)([&%#])")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL and friends: no reference manager wants them
 
 
 def _balanced(value: str) -> str:
@@ -38,7 +39,7 @@ def _balanced(value: str) -> str:
 
 def field_value(text: str) -> str:
     """A field's text, safe between BibTeX braces."""
-    text = " ".join(text.split())
+    text = " ".join(_CONTROL.sub("", text).split())
     return _balanced(_BARE.sub(r"\\\1", text))
 
 

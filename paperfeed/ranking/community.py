@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from paperfeed.store import community as community_sql
+from paperfeed.store import people as people_sql
 from paperfeed.store.papers import Store
 
 
@@ -56,7 +57,9 @@ class Community:
         """The handle of the first person who submitted each paper (papers nobody submitted are absent)."""
         if not pks:
             return {}
-        return {pk: f"member{uid}" for pk, uid in community_sql.first_submitters(self.store, pks).items()}
+        first = community_sql.first_submitters(self.store, pks)
+        chosen = people_sql.handles_of(self.store, first.values())  # one query: chosen handles, else member<id>
+        return {pk: chosen.get(uid) or f"member{uid}" for pk, uid in first.items()}
 
     def user_submissions(self, user_id: int, limit: int = 200) -> list[tuple[int, date]]:
         return community_sql.user_submissions(self.store, user_id, limit)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paperfeed import diskio
+from paperfeed import diskio, process_settings
 from paperfeed.config import MODEL_NAME, locate
 from paperfeed.store import jobs
 
@@ -264,7 +264,7 @@ def _child_main(db_path: Any, conn: Any) -> None:  # runs in the spawned process
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     threads = getattr(db_path, "embed_threads", 0) or background_threads()  # Settings carry it; else the env
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    process_settings.set_defaults({"OMP_NUM_THREADS": str(threads)})
     with contextlib.suppress(OSError):
         os.nice(NICE)
     logging.basicConfig(level=logging.WARNING, format="embedder: %(message)s")
@@ -342,12 +342,12 @@ class EmbedderProcess:
             self._stop_tx.close()
 
 
-def background_threads(env: Mapping[str, str] = os.environ) -> int:
+def background_threads(env: Mapping[str, str] | None = None) -> int:
     """Intra-op threads of the background embedder: `PAPERFEED_EMBED_THREADS`, else every CPU this process
     may use (the child is niced, so the server still wins a contended core)."""
     from paperfeed.search.embedder import available_cpus
 
-    raw = env.get("PAPERFEED_EMBED_THREADS", "").strip()
+    raw = (env if env is not None else process_settings.environ()).get("PAPERFEED_EMBED_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return available_cpus()

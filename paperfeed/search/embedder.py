@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from paperfeed import process_settings
 from paperfeed.models import clean_text
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def force_offline() -> None:
     `huggingface_hub` reads `HF_HUB_OFFLINE` once at import, so setting the variable alone
     would be too late if something imported it before us; patching the constant closes that gap.
     """
-    os.environ.update(_OFFLINE_ENV)
+    process_settings.force(_OFFLINE_ENV)
     hub_constants = sys.modules.get("huggingface_hub.constants")
     if hub_constants is not None:
         hub_constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
@@ -55,7 +56,7 @@ force_offline()
 # process, one query took 200-500 ms instead of 10 ms, and batches ran 10% slower.
 # Read when torch loads its OpenMP runtime, so it only helps if torch is not imported yet;
 # a value set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+process_settings.set_defaults({"OMP_WAIT_POLICY": "PASSIVE"})
 
 
 def available_cpus() -> int:

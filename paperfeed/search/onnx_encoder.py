@@ -30,11 +30,13 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from paperfeed import process_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,19 +55,20 @@ PROBES = (
 MIN_COSINE = 0.99999
 
 
-def enabled(env: dict[str, str] | os._Environ[str] | None = None) -> bool:
+def enabled(env: Mapping[str, str] | None = None) -> bool:
     """False when `PAPERFEED_QUERY_ENCODER=torch` asks for the reference path only."""
-    return (env if env is not None else os.environ).get("PAPERFEED_QUERY_ENCODER", "onnx").strip().lower() != "torch"
+    choice = (env if env is not None else process_settings.environ()).get("PAPERFEED_QUERY_ENCODER", "onnx")
+    return choice.strip().lower() != "torch"
 
 
 def cache_dir() -> Path:
     """`$PAPERFEED_CACHE`, else an `onnx/` folder beside the default database's indexes (derived data)."""
-    env = os.environ.get("PAPERFEED_CACHE")
+    env = process_settings.get("PAPERFEED_CACHE")
     if env:
         return Path(env).expanduser()
     from paperfeed.config import default_db_path, index_dir_for
 
-    return index_dir_for(default_db_path(os.environ)) / "onnx"
+    return index_dir_for(default_db_path(process_settings.environ())) / "onnx"
 
 
 def graph_path(model_version: str) -> Path:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import struct
 import threading
 from collections.abc import Iterable
@@ -37,13 +36,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from paperfeed import diskio, process_settings
+
 # faiss builds the graph on OpenMP threads; by default they spin at every barrier, which on a shared
 # 2-core machine (web workers, the embedder) stalls each parallel step on a descheduled thread.  Read
 # when faiss loads its OpenMP runtime, hence before the import; a value set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+process_settings.set_defaults({"OMP_WAIT_POLICY": "PASSIVE"})
 import faiss  # noqa: E402
-
-from paperfeed import diskio
 
 METRIC = "cos"
 DTYPES = ("f32", "f16", "i8")

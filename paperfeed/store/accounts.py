@@ -45,11 +45,13 @@ class User:
     created_at: datetime
     email_verified_at: datetime | None = None
     password_changed_at: datetime | None = None
+    chosen_handle: str | None = None  # 0005_people: read with the row (`select(users)`), no query of its own
 
     @property
     def handle(self) -> str:
-        """What the site shows for this user: never the email (that would reveal who has an account)."""
-        return f"member{self.id}"
+        """What the site shows for this user: the handle they chose, else `member<id>`; never the email
+        (that would reveal who has an account)."""
+        return self.chosen_handle or f"member{self.id}"
 
     @property
     def verified(self) -> bool:
@@ -79,7 +81,8 @@ class SessionRecord:
 
 
 def _user(r) -> User:  # type: ignore[no-untyped-def]
-    return User(r.id, r.email, r.password_hash, r.created_at, r.email_verified_at, r.password_changed_at)
+    return User(r.id, r.email, r.password_hash, r.created_at, r.email_verified_at, r.password_changed_at,
+                getattr(r, "handle", None))
 
 
 def _token(r) -> ApiToken:  # type: ignore[no-untyped-def]

@@ -84,6 +84,17 @@ def of_user(store: Store, user_id: int) -> list[Collection]:
         return [_of(r, int(r.size)) for r in conn.execute(q)]
 
 
+def public_of(store: Store, user_id: int) -> list[Collection]:
+    """The member's collections with visibility `public` (what their profile page lists; "link" ones stay
+    unlisted: only a holder of the share token may see them)."""
+    with store.read() as conn:
+        q = (select(collections, func.count(collection_items.c.paper_pk).label("size"))
+             .outerjoin(collection_items, collection_items.c.collection_id == collections.c.id)
+             .where(collections.c.user_id == user_id, collections.c.visibility == "public")
+             .group_by(*collections.c).order_by(collections.c.name))
+        return [_of(r, int(r.size)) for r in conn.execute(q)]
+
+
 def set_visibility(store: Store, collection_id: int, visibility: str, *, new_token: bool = False) -> None:
     """Change who can see it; `new_token` voids every share link given out so far."""
     if visibility not in VISIBILITIES:
@@ -145,3 +156,38 @@ def saved_in(store: Store, user_id: int, pks: Sequence[int]) -> dict[int, list[s
         for pk, name in conn.execute(q):
             out.setdefault(pk, []).append(name)
     return out
+
+
+def rename(store: Store, collection_id: int, name: str) -> bool:
+    """Give the collection a new name; False when the member already has another one of that name."""
+    name = " ".join(name.split())[:MAX_NAME]
+    if not name:
+        raise ValueError("a collection needs a name")
+    try:
+        with store.write() as conn:
+            conn.execute(update(collections).where(collections.c.id == collection_id).values(name=name))
+    except IntegrityError:
+        return False
+    return True
+
+
+def named(store: Store, user_id: int, name: str) -> Collection | None:
+    """The member's collection of that name (as `create` would normalise it), or None."""
+    name = " ".join(name.split())[:MAX_NAME]
+    with store.read() as conn:
+        r = conn.execute(select(collections.c.id).where(collections.c.user_id == user_id,
+                                                        collections.c.name == name)).first()
+    return get(store, r[0]) if r else None
+
+
+def add_many(store: Store, collection_id: int, paper_pks: Sequence[int]) -> int:
+    """Save several papers in one transaction (a library import); how many were new to the collection."""
+    now = utcnow()
+    with store.write() as conn:
+        have = set(conn.execute(select(collection_items.c.paper_pk)
+                                .where(collection_items.c.collection_id == collection_id)).scalars())
+        new = [pk for pk in dict.fromkeys(paper_pks) if pk not in have]
+        if new:
+            conn.execute(insert(collection_items), [{"collection_id": collection_id, "paper_pk": pk, "created_at": now}
+                                                    for pk in new])
+    return len(new)

@@ -13,19 +13,23 @@ Times are naive UTC.  Functions take the `Store` first, like `store/community.py
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed.store.dialect import insert_replace
+from paperfeed.store.discussion import _bump as bump_discussion_version
 from paperfeed.store.papers import Store
-from paperfeed.store.schema import author_claims, claim_rules, submissions, users
+from paperfeed.store.schema import author_claims, claim_rules, kv, submissions, users
 
 ROLES = ("member", "moderator", "operator")
 CLAIM_STATUSES = ("pending", "approved", "rejected")
 _CHUNK = 500
+VERSION_KEY = "people.version"
 
 
 def utcnow() -> datetime:
@@ -102,6 +106,24 @@ def _claim(r) -> Claim:  # type: ignore[no-untyped-def]
                  r.decided_by, r.decided_at, r.reason)
 
 
+# -- change stamp -----------------------------------------------------------------------------------------
+
+
+def people_version(store: Store) -> tuple:
+    """Changes whenever what pages print about people changes (a handle, a profile, a decided claim, a ban):
+    part of the key of every cached page, since cards link claimed author names to profiles.  One primary-key
+    read of the stamp `_bump` writes, like `discussion.discussion_version` (no migration: the row is upserted
+    by the first write, and a missing row reads as None)."""
+    with store.read() as conn:
+        return (conn.execute(select(kv.c.value).where(kv.c.key == VERSION_KEY)).scalar(),)
+
+
+def _bump(conn: Connection) -> None:
+    """A new random stamp in the writer's transaction (an upsert: ON CONFLICT DO UPDATE / INSERT OR REPLACE)."""
+    stamp = json.dumps({"v": uuid.uuid4().hex})
+    conn.execute(insert_replace(conn, kv, ["key"]), [{"key": VERSION_KEY, "value": stamp}])
+
+
 # -- members ----------------------------------------------------------------------------------------------
 
 
@@ -160,8 +182,10 @@ def set_handle(store: Store, member_id: int, handle: str, key: str) -> bool:
     (by someone else: re-setting one's own handle, or changing its case, succeeds)."""
     try:
         with store.write() as conn:
-            return bool(conn.execute(update(users).where(users.c.id == member_id)
+            done = bool(conn.execute(update(users).where(users.c.id == member_id)
                                      .values(handle=handle, handle_key=key)).rowcount)
+            _bump(conn)
+            return done
     except IntegrityError:
         return False
 
@@ -172,6 +196,7 @@ def set_profile(store: Store, member_id: int, display_name: str | None, bio: str
     with store.write() as conn:
         conn.execute(update(users).where(users.c.id == member_id).values(
             display_name=display_name or None, bio=bio or None, links=json.dumps(list(links))))
+        _bump(conn)
 
 
 def role_of(store: Store, member_id: int) -> str:
@@ -205,11 +230,13 @@ def ban(store: Store, member_id: int, reason: str = "") -> bool:
         if found[0] is None:
             conn.execute(update(users).where(users.c.id == member_id)
                          .values(banned_at=utcnow(), banned_reason=reason[:1000] or None))
+            _bump(conn)
         return True
 
 
 def unban(store: Store, member_id: int) -> bool:
     with store.write() as conn:
+        _bump(conn)
         return bool(conn.execute(update(users).where(users.c.id == member_id)
                                  .values(banned_at=None, banned_reason=None)).rowcount)
 
@@ -247,6 +274,9 @@ def create_claim(store: Store, member_id: int, paper_pk: int, author_name: str, 
                 user_id=member_id, paper_pk=paper_pk, author_name=name, author_key=key, status=status,
                 created_at=now, reason=reason, decided_at=decided_at))
             cid = int(res.inserted_primary_key[0])  # type: ignore[index]
+            if status == "approved":
+                _bump(conn)
+                bump_discussion_version(conn)  # and the "author" marks in discussions
     except IntegrityError:
         return None
     return Claim(cid, member_id, paper_pk, name, key, status, now, None, decided_at, reason)
@@ -283,11 +313,31 @@ def decide_claim(store: Store, claim_id: int, status: str, decided_by: int | Non
         raise ValueError("a claim is decided as 'approved' or 'rejected'")
     try:
         with store.write() as conn:
-            return bool(conn.execute(
+            done = bool(conn.execute(
                 update(author_claims).where(author_claims.c.id == claim_id, author_claims.c.status == "pending")
                 .values(status=status, decided_by=decided_by, decided_at=utcnow(), reason=reason)).rowcount)
+            if done and status == "approved":
+                _bump(conn)
+                bump_discussion_version(conn)  # and the "author" marks in discussions
+            return done
     except IntegrityError:
         return False
+
+
+def approved_claim(store: Store, paper_pk: int, author_key: str) -> Claim | None:
+    """The approved claim on that author of the paper (at most one: a partial unique index), or None."""
+    with store.read() as conn:
+        r = conn.execute(select(author_claims).where(author_claims.c.paper_pk == paper_pk,
+                                                     author_claims.c.author_key == author_key,
+                                                     author_claims.c.status == "approved")).first()
+    return _claim(r) if r else None
+
+
+def claims_on_paper(store: Store, member_id: int, paper_pk: int) -> list[Claim]:
+    """The member's claims on one paper (any status), oldest first: what the paper page tells them."""
+    with store.read() as conn:
+        return [_claim(r) for r in conn.execute(select(author_claims).where(
+            author_claims.c.user_id == member_id, author_claims.c.paper_pk == paper_pk).order_by(author_claims.c.id))]
 
 
 def claimed_authors(store: Store, paper_pk: int) -> dict[str, str]:

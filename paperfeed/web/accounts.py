@@ -28,6 +28,9 @@ from paperfeed.accounts.verify import (
 )
 from paperfeed.mail.confirm_mail import MailNotSent, send_message
 from paperfeed.models import normalise_arxiv_id
+from paperfeed.people.handles import MAX_LEN
+from paperfeed.people.profiles import MAX_BIO, MAX_LINKS
+from paperfeed.store import people
 from paperfeed.store.secret import site_secret
 from paperfeed.web.context import client_key, current_user, error_page, render, web
 from paperfeed.web.fetch import find_or_fetch
@@ -290,14 +293,19 @@ def submit(request: Request, paper: str = Form("", max_length=500), day: str = F
 
 
 @router.get("/profile", response_class=HTMLResponse)
-def profile(request: Request, changed: int = 0) -> Response:
+def profile(request: Request, changed: int = 0, saved: int = 0) -> Response:
     if current_user(request) is None:
         return _need_login(request, "/profile")
-    return _profile(request, 200, notice="Password changed; every other session was logged out." if changed else None)
+    notice = "Password changed; every other session was logged out." if changed else \
+        "Your public profile was saved." if saved else None
+    return _profile(request, 200, notice=notice)
 
 
 def _profile(request: Request, status_code: int, password_error: str | None = None,
-             notice: str | None = None) -> HTMLResponse:
+             notice: str | None = None, settings_errors: dict[str, str] | None = None,
+             settings_form: dict[str, str] | None = None) -> HTMLResponse:
+    """/profile; `settings_errors`/`settings_form`: the public-profile form sent back with its problems
+    (web/profile_settings.py), else the form shows what is stored."""
     user = current_user(request)
     assert user is not None
     w = web(request)
@@ -307,7 +315,12 @@ def _profile(request: Request, status_code: int, password_error: str | None = No
     upvoted = w.entries([(pk, papers[pk]) for pk in voted if pk in papers], user)
     submitted = [(day, e) for (pk, day) in subs if pk in papers
                  for e in w.entries([(pk, papers[pk])], user)]
+    me = people.member(w.pf.store, user.id)
+    form = settings_form or {"handle": (me and me.handle) or "", "display_name": (me and me.display_name) or "",
+                             "bio": (me and me.bio) or "", "links": "\n".join(me.links if me else [])}
     page = render(request, "profile.html", status_code=status_code, upvoted=upvoted, submitted=submitted,
+                  member=me, settings_form=form, settings_errors=settings_errors or {},
+                  max_bio=MAX_BIO, max_links=MAX_LINKS, max_handle=MAX_LEN,
                   sessions=w.accounts.live_sessions(user.id), password_error=password_error, notice=notice,
                   min_password=w.settings.min_password_chars, title="Your profile · paperfeed")
     page.headers.update(NO_STORE)

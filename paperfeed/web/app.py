@@ -28,20 +28,29 @@ from paperfeed.store.secret import site_secret
 from paperfeed.web import (
     accounts,
     api,
+    claims,
     comments_api,
     discussion,
     discussion_feed,
     feeds,
+    members,
     members_api,
     moderation,
     notifications,
+    onboarding,
     outbox,
     pages,
+    profile_settings,
     subscribe,
     tokens,
 )
+from paperfeed.web import map as paper_map
+from paperfeed.web.collection_files import router as collection_files
+from paperfeed.web.collections import router as collection_pages
+from paperfeed.web.collections_api import router as collections_api
 from paperfeed.web.context import WebState, error_page
 from paperfeed.web.docs import add_offline_docs
+from paperfeed.web.library_import import router as library_import
 from paperfeed.web.limits import RequestGuard
 from paperfeed.web.settings import WebSettings
 from paperfeed.web.status import database_unavailable, index_unavailable
@@ -177,12 +186,22 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(discussion_feed.pages)
     app.include_router(moderation.pages)
     app.include_router(notifications.pages)
+    app.include_router(claims.api)  # before api and pages, like discussion: /papers/{id:path} would swallow /claims
+    app.include_router(claims.pages)
+    app.include_router(paper_map.router)  # before pages: /papers/{id:path} would swallow /papers/map
+    app.include_router(onboarding.router)
     app.include_router(api.router)
     app.include_router(members_api.router)  # people: GET /api/members/{handle}
     app.include_router(feeds.router)
     app.include_router(pages.router, responses=HTML_ERRORS)
     app.include_router(accounts.router)
+    app.include_router(profile_settings.router)  # people: POST /profile/settings
+    app.include_router(members.router)  # people: /members/{handle}
     app.include_router(tokens.pages)
     app.include_router(subscribe.router)
     app.include_router(outbox.router)
+    app.include_router(collections_api)  # collections: API, files and feeds, pages, library import
+    app.include_router(collection_files)
+    app.include_router(collection_pages)
+    app.include_router(library_import)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from paperfeed.accounts.sessions import SessionPolicy
 from paperfeed.accounts.throttle import LoginThrottle
 from paperfeed.core import Paperfeed
 from paperfeed.models import Paper
+from paperfeed.people.handles import is_placeholder
 from paperfeed.present.latex import to_html, to_text
 from paperfeed.present.links import code_links, linkify
 from paperfeed.present.snippets import first_lines_html, passage_html
@@ -30,10 +31,11 @@ from paperfeed.search.hybrid import Result
 from paperfeed.search.query import Query
 from paperfeed.store import discussion as discussion_sql
 from paperfeed.store import notifications as notifications_sql
+from paperfeed.store import people as people_sql
 from paperfeed.store.accounts import AccountStore, User
 from paperfeed.store.secret import site_secret
+from paperfeed.urls import member_path, safe_link
 from paperfeed.urls import paper_path as paper_url
-from paperfeed.urls import safe_link
 from paperfeed.web.highlight import highlight
 from paperfeed.web.pagecache import CSRF_PLACEHOLDER, PageCache, data_version
 from paperfeed.web.security import RateLimiter, csrf_token
@@ -59,6 +61,8 @@ def _templates() -> Jinja2Templates:
     t.env.filters["paper_url"] = paper_url
     t.env.filters["safe_href"] = lambda url: safe_link(url) or ""  # outside links: http(s) only (urls.py)
     t.env.filters["author_url"] = author_url
+    t.env.filters["member_url"] = member_path  # a member's public profile (web/members.py)
+    t.env.tests["chosen_handle"] = lambda h: bool(h) and not is_placeholder(str(h))  # not `member<N>`
     t.env.filters["urlquote"] = lambda s: quote(str(s), safe="")
     t.env.filters["tex"] = tex  # titles, abstracts: HTML with MathML
     t.env.filters["tex_text"] = to_text  # <title>, attributes: plain Unicode
@@ -81,6 +85,7 @@ class Entry:
     score: float | None = None
     block: str | None = None
     comments: int = 0  # live comments under the paper (discussion)
+    claimed: dict[str, str] = field(default_factory=dict)  # author name as listed -> handle (approved claims)
 
 
 class WebState:
@@ -157,7 +162,9 @@ class WebState:
         voted = self.community.voted(user.id if user else None, pks)
         subs = self.community.submitters(pks)
         talk = discussion_sql.comment_counts(self.pf.store, pks)
-        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0))
+        claimed = people_sql.claimed_authors_many(self.pf.store, pks) if pks else {}  # one query per page
+        return [Entry(pk, p, counts.get(pk, 0), pk in voted, subs.get(pk), comments=talk.get(pk, 0),
+                      claimed=claimed.get(pk, {}))
                 for pk, p in items]
 
     def trending(self, period: str, limit: int, offset: int) -> tuple[list[int], int]:

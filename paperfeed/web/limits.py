@@ -34,6 +34,9 @@ BODY_LIMITS: dict[str, int] = {
     "default": 1 * KIB,  # pages, feeds, static files, GET API reads: no body expected
     "json_api": 8 * KIB,  # POST /api/submissions ({"paper": ≤500 chars, "day"}), /api/papers/{id}/upvote
     "forms": 32 * KIB,  # sign-up, log-in, submit, tokens, subscribe, preferences (a saved search ≤ 1,000 chars)
+    # POST /import (web/library_import.py): a library export; Zotero's BibTeX of 1,000 papers with abstracts
+    # is about 1.5 MB.
+    "library_import": 2 * KIB * KIB,
 }
 BODY_TIMEOUT = 20.0  # seconds for a whole body (32 KiB at 1.6 KB/s)
 HEAD_TIMEOUT = 10.0  # seconds for a request line and headers
@@ -44,6 +47,8 @@ CLOSE = {"Connection": "close"}
 def body_limit(method: str, path: str) -> int:
     """The body limit of one route: JSON API writes, form posts, everything else (which takes no body)."""
     if method in ("POST", "PUT", "PATCH", "DELETE"):
+        if path == "/import":
+            return BODY_LIMITS["library_import"]
         if path.startswith("/api/comments/") or (path.startswith("/api/papers/") and path.endswith("/comments")):
             return BODY_LIMITS["forms"]  # a comment: up to 4,000 characters, JSON-escaped
         return BODY_LIMITS["json_api"] if path.startswith("/api/") else BODY_LIMITS["forms"]

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from paperfeed.store import community as community_sql
 from paperfeed.store import discussion as discussion_sql
+from paperfeed.store import people as people_sql
 from paperfeed.store.papers import Store
 
 # Per process and random: paper text cannot hold it (a fixed "\x00csrf\x00" could be planted in a title or a
@@ -41,7 +42,8 @@ _versions: dict[int, tuple[int, float, tuple]] = {}  # id(store) -> (store.write
 
 
 def _read_version(store: Store) -> tuple:
-    return store.current_seq(), *community_version(store), *discussion_sql.discussion_version(store)
+    return (store.current_seq(), *community_version(store), *discussion_sql.discussion_version(store),
+            *people_sql.people_version(store))  # claimed authors link to profiles on every card
 
 
 def data_version(store: Store) -> tuple:

@@ -234,10 +234,14 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         except (KeyError, IndexUnavailable):  # both indexes rebuilding: the page still answers
             similar = []
         info = getattr(similar, "info", None)
+        from paperfeed.web.claims import claim_context
+        from paperfeed.web.collections import collect_context
+
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
                                   bibtex=paper_bibtex(paper), coverage_note=info.note if info else None,
                                   title=f"{to_text(paper.title)} · paperfeed",
-                                  **thread_context(w, pk, paper.id, user))
+                                  **thread_context(w, pk, paper.id, user), **claim_context(w, pk, user),
+                                  **collect_context(w, pk, user))
 
     try:
         return await render_shared(request, ("paper", request.url.path, *w.pf.engine.index_version()), build,

@@ -21,11 +21,16 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "submit": (20, 1 / 6),
     "subscribe": (5, 1 / 60),  # each one sends an email: keep the site from being a mail cannon
     "preferences": (30, 1 / 2),
+    "profile": (20, 1 / 6),  # the public-profile form (web/profile_settings.py), per client address
     # Comments, per member (web/discussion.py): accounts younger than two days get the harder bucket.
     "comment": (10, 1 / 30),
     "comment_new": (3, 1 / 300),
     "comment_vote": (60, 1.0),
     "report": (10, 1 / 60),
+    "claim": (10, 1 / 60),  # authorship claims (web/claims.py): each one lands in an operator's queue
+    # Collections (web/collections.py): saving, removing, renaming; a library import parses a whole file.
+    "collection": (120, 2.0),
+    "library_import": (5, 1 / 60),
     # Costly anonymous reads, counted only when the answer is not cached (README "Hostile input and limits"):
     # one similar-papers or search computation costs 10-80 ms of a core, a search feed up to 50 results.
     "similar": (30, 2.0),

@@ -35,7 +35,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from your profi
 # -- token management (HTML, session + CSRF) ----------------------------------------------------------
 
 
-SCOPES = ("read", "write", "comment")  # comment: post, edit, delete comments (web/discussion.py)
+SCOPES = ("read", "write", "comment", "claim")  # comment: web/discussion.py; claim: authorship claims (web/claims.py)
 EXPIRY_CHOICES = [(30, "in 30 days"), (90, "in 90 days"), (365, "in a year"), (0, "never")]
 
 
