@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from smtp_servers import Sink, smtp_server
 
 from paperfeed.discussion import roles
+from paperfeed.discussion.sender import NotificationSender
 from paperfeed.mail.settings import MailSettings
 from paperfeed.store import discussion as sql
 from paperfeed.web import WebSettings, create_app
@@ -79,7 +80,8 @@ def base(pf) -> Iterator[str]:
         settings = WebSettings(secret="test-secret", rate_limits=roomy, arxiv_api_url="", mail=mail)
         with serve_in_thread(create_app(pf, settings)) as url:
             settings.mail = replace(mail, base_url=url)
-            yield url
+            with NotificationSender(pf.store, settings.mail, "test-secret", interval=0.5):  # as `serve` runs it
+                yield url
 
 
 @pytest.fixture(scope="module")
@@ -207,4 +209,31 @@ def test_journey_comment_reply_notified_moderated(pf, base, browser):
     anon.goto(f"/papers/{paper}")
     expect(anon.locator(f"#c-{reply}")).to_contain_text("[hidden by a moderator]")
     expect(anon.locator(f"#c-{reply}")).not_to_contain_text("see section 3")
+    expect(anon.locator(f"#c-{reply}")).not_to_contain_text("member")  # no writer's handle either
     shoot(anon, "discussion-6-hidden", "#discussion")
+
+    # The moderator bans Bob from the report queue's comment: Bob's open session ends at once.
+    m.goto("/moderation")
+    m.evaluate("""(cid) => { const f = document.createElement('form'); f.method = 'post'; f.action = '/moderation/ban';
+        const token = document.querySelector('input[name=csrf_token]').value;
+        for (const [k, v] of [['comment_id', cid], ['csrf_token', token]]) {
+          const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }
+        document.body.appendChild(f); f.submit(); }""", str(reply))
+    m.wait_for_url("**/moderation")
+    expect(m.locator("table.modlog tbody tr").first).to_contain_text("ban")
+    shoot(m, "discussion-7-banned-log")
+    bob = sql.get_comment(pf.store, reply)
+    assert bob is not None and roles.is_banned(pf.store, bob.user_id)
+    b.goto(f"/papers/{paper}")
+    expect(b.locator("#new-comment")).to_have_count(0)  # logged out: no comment form
+    expect(b.locator("#discussion")).to_contain_text("Log in")
+
+    # Phone width: the thread and the notifications page stay readable.
+    phone = visitor(browser, base, "ann@journey.example")
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(f"/papers/{paper}#discussion")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(phone, "discussion-8-phone-thread", "#discussion")
+    phone.goto("/notifications")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(phone, "discussion-9-phone-notifications")

@@ -89,7 +89,7 @@ def test_notifications_once_and_single_claim(store):
     assert notes.unread_count(store, a.id) == 1
     [nid] = notes.pending_ids(store)
     first = notes.claim(store, nid)
-    assert first is not None and first[1] == "a@example.org"
+    assert first is not None and first[1] == "a@example.org" and first[2] == 1  # the first attempt
     assert notes.claim(store, nid) is None  # a second sender loses
     notes.finish(store, nid, "sent")
     assert notes.pending_ids(store) == []
@@ -102,3 +102,30 @@ def test_notifications_once_and_single_claim(store):
     assert not notes.email_enabled(store, b.id) and notes.pending_ids(store) == []
     notes.set_email(store, b.id, True)
     assert notes.email_enabled(store, b.id)
+
+
+def test_email_retry_backoff_and_lease(store):
+    """A transient failure is tried again only from its "not before" time, with the attempt counted; a sender
+    that died holding a row (still `sending`) is replaced once its lease ends, not before."""
+    from datetime import timedelta
+
+    a, b = verified_member(store, "a@example.org"), verified_member(store, "b@example.org")
+    c = sql.add_comment(store, _pks(store)[0], b.id, "hi")
+    notes.add(store, a.id, "mention", c.id, email=True)
+    [nid] = notes.pending_ids(store)
+    now = notes.utcnow()
+    _, _, attempt = notes.claim(store, nid, timedelta(minutes=10), now)
+    notes.finish(store, nid, "pending", retry_at=now + timedelta(minutes=1))
+    assert notes.pending_ids(store, now=now) == []  # not yet
+    assert notes.claim(store, nid, now=now) is None
+    later = now + timedelta(minutes=2)
+    assert notes.pending_ids(store, now=later) == [nid]
+    _, _, second = notes.claim(store, nid, timedelta(minutes=10), later)
+    assert (attempt, second) == (1, 2)
+    # the holder dies: nobody may take it during its lease, someone may after
+    assert notes.claim(store, nid, now=later + timedelta(minutes=9)) is None
+    _, _, third = notes.claim(store, nid, timedelta(minutes=10), later + timedelta(minutes=11))
+    assert third == 3
+    notes.finish(store, nid, "sent")
+    notes.finish(store, nid, "pending")  # a finish only changes a row in `sending`: a late one changes nothing
+    assert notes.email_counts(store) == {"sent": 1}

@@ -1,6 +1,9 @@
 """The discussion over real HTTP (uvicorn) and real SMTP (aiosmtpd): comment, reply, mention, exactly-once
 notification emails with one-click unsubscribe, edit/delete marks, comment votes, counts on cards and in the API,
-CSRF, length and (harder for new accounts) rate limits, moderation roles and log, bans, feeds, the comments API."""
+CSRF, length and (harder for new accounts) rate limits, moderation roles and log, bans, feeds, the comments API;
+mentions of chosen handles, bad parent ids (400 on the site, 4xx in the API), hidden comments that show neither
+writer, text nor votes to ordinary readers.  Every test runs on SQLite and on PostgreSQL; the emails are sent by
+the background sender (discussion/sender.py), as under `paperfeed serve`."""
 
 from __future__ import annotations
 
@@ -13,11 +16,15 @@ import pytest
 from account_helpers import csrf, log_in, mails_to, path_of_link, verified_member
 from conftest import HOSTILE_ID, make_site_pf
 from smtp_servers import Sink, smtp_server
+from store_backends import BACKENDS
 
 from paperfeed.discussion import roles
+from paperfeed.discussion.sender import NotificationSender, send_pending
 from paperfeed.mail.settings import MailSettings
+from paperfeed.people import handles
 from paperfeed.store import discussion as sql
 from paperfeed.store import notifications as notes
+from paperfeed.store import people
 from paperfeed.web import WebSettings, create_app
 from paperfeed.web.testing import serve_in_thread
 
@@ -25,9 +32,9 @@ MAILBOX = Sink()
 PAPER = "2510.99999"  # the hostile paper of conftest (listed 2025-10-01)
 
 
-@pytest.fixture(scope="module")
-def pf(tmp_path_factory):
-    pf = make_site_pf(tmp_path_factory.mktemp("discussion"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def pf(tmp_path_factory, request):
+    pf = make_site_pf(tmp_path_factory.mktemp("discussion"), request.param)
     yield pf
     pf.close()
 
@@ -41,13 +48,28 @@ def base(pf):
         settings = WebSettings(secret="test-secret", rate_limits=roomy, arxiv_api_url="", mail=mail)
         with serve_in_thread(create_app(pf, settings)) as url:
             settings.mail = replace(mail, base_url=url)
-            yield url
+            with NotificationSender(pf.store, settings.mail, "test-secret", interval=0.5):
+                yield url
 
 
 def member(pf, base, email):
     user = verified_member(pf.store, email)
     c = httpx.Client(base_url=base, timeout=30)
     assert log_in(c, email).status_code == 303
+    return user, c
+
+
+def old_member(pf, base, email):
+    """A member whose account is older than two days, so the ordinary comment limit applies (not comment_new)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from paperfeed.store.schema import users
+
+    user, c = member(pf, base, email)
+    with pf.store.write() as conn:
+        conn.execute(update(users).where(users.c.id == user.id).values(created_at=user.created_at - timedelta(days=9)))
     return user, c
 
 
@@ -64,8 +86,8 @@ def cid_of(r):
 
 
 def test_comment_reply_mention_notify_once_and_unsubscribe(pf, base):
-    (a, ca), (b, cb), (m, cm) = (member(pf, base, f"{n}@talk.example") for n in ("ann", "bob", "meg"))
     MAILBOX.clear()
+    (a, ca), (b, cb), (m, cm) = (member(pf, base, f"{n}@talk.example") for n in ("ann", "bob", "meg"))
     top = cid_of(post(ca, "A question about $O(n^2)$ **bounds**"))
     assert mails_to(MAILBOX, "ann@talk.example", wait=0.5) == []  # nobody is notified of their own comment
     # Bob replies to Ann and mentions Ann and Meg: Ann hears once (a reply), Meg once (a mention).
@@ -85,10 +107,8 @@ def test_comment_reply_mention_notify_once_and_unsubscribe(pf, base):
     listed = ca.get("/notifications")
     assert listed.status_code == 200 and f"#c-{reply}" in listed.text and "replied to your comment" in listed.text
     assert 'aria-label="1 unread"' not in ca.get("/papers").text  # read now
-    # A second delivery run sends nothing again (exactly once).
-    from paperfeed.discussion.notify import deliver
-
-    assert deliver(pf.store, replace(MailSettings(port=0), base_url=base), "test-secret") == 0
+    # A second delivery round sends nothing again (exactly once).
+    assert send_pending(pf.store, replace(MailSettings(port=0), base_url=base), "test-secret").sent == 0
     assert len(mails_to(MAILBOX, "ann@talk.example")) == 1
     # One-click unsubscribe: a POST to the signed link with no cookie, as mail clients do (RFC 8058).
     unsub = path_of_link(to_ann[0], "/notifications/unsubscribe")
@@ -200,3 +220,90 @@ def test_feeds_and_api(pf, base):
     gone = next(x for x in api.get(f"/api/papers/{PAPER}/comments").json() if x["id"] == c["id"])
     assert gone["state"] == "deleted" and gone["body"] == ""
     assert api.get("/api/papers/nope/comments").status_code == 404
+
+
+def test_mentions_of_chosen_handles(pf, base):
+    """`@handle` notifies the member who chose it (any case); a look-alike or unknown handle notifies nobody,
+    and neither does a mention of oneself."""
+    (h, ch), (w, cw) = old_member(pf, base, "handle@mention.example"), old_member(pf, base, "writer@mention.example")
+    people.set_handle(pf.store, h.id, *handles.validate("chosen_handle"))
+    people.set_handle(pf.store, w.id, *handles.validate("the_writer"))
+    named = cid_of(post(cw, "Thanks @Chosen_Handle, see eq. $x_1$"))
+    assert [(n.kind, n.comment_id) for n in notes.for_member(pf.store, h.id)] == [("mention", named)]
+    mail = mails_to(MAILBOX, "handle@mention.example")
+    assert len(mail) == 1 and mail[0]["Subject"] == "the_writer mentioned you on paperfeed"
+    for body in ("@chosen_handl and @chosen_handle2 and @chosen-handle", "@nobody_at_all here",
+                 f"`@chosen_handle` in code, and @member{h.id} (the old name of a member with a handle)"):
+        cid_of(post(cw, body))
+    cid_of(post(ch, "I, @chosen_handle, agree with myself"))
+    assert len(notes.for_member(pf.store, h.id)) == 1  # still only the first
+    assert notes.for_member(pf.store, w.id) == []
+    assert len(mails_to(MAILBOX, "handle@mention.example", wait=1.0)) == 1
+
+
+def test_reply_to_a_bad_parent_is_a_clear_4xx(pf, base):
+    (_, cu), (o, co) = old_member(pf, base, "parent@bad.example"), old_member(pf, base, "other@bad.example")
+    other_paper = pf.store.ids_of([7])[7]
+    elsewhere = cid_of(post(cu, "on another paper", paper=other_paper))
+    deleted = cid_of(post(cu, "soon deleted"))
+    assert cu.post(f"/comments/{deleted}/delete", data={"csrf_token": csrf(cu)}).status_code == 303
+    hidden = cid_of(post(cu, "soon hidden"))
+    sql.moderate(pf.store, o.id, "hide", hidden, "test")
+    pk = pf.store.pk_of(PAPER)
+    before = len(sql.thread(pf.store, pk))
+    for parent in (str(elsewhere), "99999999", str(deleted), str(hidden), "abc", "0", "-3", "99999999999",
+                   "1e3", "١٢"):
+        r = post(co, "a reply", parent=parent)
+        assert r.status_code == 400, (parent, r.status_code)
+        assert "not on this paper, or is gone" in r.text and "Traceback" not in r.text
+    assert len(sql.thread(pf.store, pk)) == before  # nothing stored
+    # The API: a 400 naming `parent` for an id that is no live comment here, a 422 for one that is no id.
+    a, ca = old_member(pf, base, "apiparent@bad.example")
+    tok = csrf(ca, "/tokens")
+    made = ca.post("/tokens", data={"name": "p", "scope": "comment", "expires_days": "30", "csrf_token": tok})
+    h = {"Authorization": "Bearer " + re.search(r"pf_[A-Za-z0-9_-]{20,}", made.text).group(0)}
+    for parent in (elsewhere, 99999999, deleted, hidden):
+        r = httpx.post(f"{base}/api/papers/{PAPER}/comments", json={"body": "x", "parent": parent}, headers=h)
+        assert r.status_code == 400 and "parent" in r.json()["detail"], (parent, r.text)
+    for parent in (0, -1, 2**31, "abc", 1.5):
+        r = httpx.post(f"{base}/api/papers/{PAPER}/comments", json={"body": "x", "parent": parent}, headers=h)
+        assert r.status_code == 422, (parent, r.text)
+    assert len(sql.thread(pf.store, pk)) == before
+    ok = httpx.post(f"{base}/api/papers/{other_paper}/comments", json={"body": "x", "parent": elsewhere}, headers=h)
+    assert ok.status_code == 201 and ok.json()["parent"] == elsewhere  # the same id on its own paper is fine
+
+
+def test_hidden_comment_shows_no_writer_text_or_votes(pf, base):
+    (w, cw), (r, cr), (m, cm) = (old_member(pf, base, f"{n}@hide.example") for n in ("hwriter", "hreader", "hmod"))
+    people.set_handle(pf.store, w.id, *handles.validate("loud_writer"))
+    roles.set_role(pf.store, m.id, "moderator")
+    paper = pf.store.ids_of([9])[9]
+    secret_text = "unmistakable-hidden-words"
+    bad = cid_of(post(cw, secret_text, paper=paper))
+    keep = cid_of(post(cr, "a visible reply", parent=bad, paper=paper))
+    assert cr.post(f"/comments/{bad}/upvote", data={"csrf_token": csrf(cr)}).status_code == 303
+    assert cm.post(f"/moderation/comments/{bad}", data={"action": "hide", "csrf_token": csrf(cm)}).status_code == 303
+
+    def article(html: str, cid: int) -> str:
+        start = html.index(f'id="c-{cid}"')
+        return html[start:html.index("</article>", start)]
+
+    for who in (httpx.Client(base_url=base, timeout=30), cr, cw):  # anonymous (cached page), a reader, the writer
+        page = who.get(f"/papers/{paper}").text
+        gone = article(page, bad)
+        assert "[hidden by a moderator]" in gone
+        assert "loud_writer" not in gone and secret_text not in gone and "▲" not in gone
+        assert "a visible reply" in article(page, keep)  # the thread keeps its shape
+        assert secret_text not in page
+    mod = article(cm.get(f"/papers/{paper}").text, bad)  # a moderator still sees it, to review or unhide
+    assert "loud_writer" in mod and secret_text in mod and "▲ 1" in mod and "Unhide" in mod
+    listed = {x["id"]: x for x in httpx.get(f"{base}/api/papers/{paper}/comments").json()}
+    assert listed[bad]["state"] == "hidden"
+    assert (listed[bad]["author"], listed[bad]["body"], listed[bad]["html"], listed[bad]["upvotes"]) == ("", "", "", 0)
+    assert listed[keep]["author"] == f"member{r.id}"
+    for fmt in ("atom", "rss"):
+        feed = httpx.get(f"{base}/papers/{paper}/discussion.{fmt}").text
+        assert secret_text not in feed and "loud_writer" not in feed and "a visible reply" in feed
+    # the reader's notification of the reply is theirs; the writer's notification names a hidden comment? no:
+    # the writer was notified of the reply, which is visible, so it is listed with its writer
+    assert f"member{r.id}" in cw.get("/notifications").text

@@ -137,6 +137,13 @@ def serve_site(pf: Paperfeed, *, host: str, port: int, workers: int | None, embe
     if scheduler is not None:
         err.print(f"digest scheduler started: `digest run` every {scheduler.minutes:g} min", markup=False,
                   highlight=False)
+    from paperfeed.discussion.sender import start_sender  # replies' and mentions' emails, in the background
+    from paperfeed.store.secret import site_secret
+
+    notifier = start_sender(pf.store, pf.settings.mail, pf.settings.secret or site_secret(pf.store))
+    if notifier is not None:
+        err.print("notification sender started: reply and mention emails in the background", markup=False,
+                  highlight=False)
     embedder = EmbedderProcess(pf.settings).start() if pf.settings.embed_in_background else None
     if embedder is not None:
         todo = papers - pf.store.count_embedded(MODEL_NAME)
@@ -163,6 +170,8 @@ def serve_site(pf: Paperfeed, *, host: str, port: int, workers: int | None, embe
             Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         announcer.stopped.set()
+        if notifier is not None:
+            notifier.stop(5)
         if embedder is not None:
             embedder.stop()
         err.print("stopped", markup=False)

@@ -5,16 +5,16 @@ notified of their own comment, and nobody twice for one comment (store/notificat
 The on-site list (/notifications) has every notification; an email goes out only while the member's
 setting is on and mail is configured.
 
-Emails go out through the same SMTP session code as the digests and confirmations (`mail/smtp.py` via
-`send_message`), exactly once: each is claimed with a conditional UPDATE before sending, and its Message-ID
-is derived from the notification, so a resend after a crash between hand-over and the `sent` mark is the
-same message to the receiving server.  Each carries RFC 8058 one-click unsubscribe (`List-Unsubscribe` +
-`List-Unsubscribe-Post`) with a link signed by the site secret, as digests do.
+A comment request only records the notifications (`notify_for`); their emails are sent in the background
+by `discussion/sender.py`, through the same session code as the digests (`mail/smtp.py`, or the local
+outbox when no SMTP server is configured).  The Message-ID is derived from the notification, so a resend
+after a crash between hand-over and the `sent` mark is the same message to the receiving server.  Each
+carries RFC 8058 one-click unsubscribe (`List-Unsubscribe` + `List-Unsubscribe-Post`) with a link signed by
+the site secret, as digests do.
 """
 
 from __future__ import annotations
 
-import logging
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -24,7 +24,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperfeed.discussion import roles
 from paperfeed.discussion.render import mentions, plain
-from paperfeed.mail.confirm_mail import MailNotSent, send_message
 from paperfeed.mail.settings import MailSettings
 from paperfeed.present.latex import to_text
 from paperfeed.store import discussion as sql
@@ -33,7 +32,6 @@ from paperfeed.store.discussion import Comment
 from paperfeed.store.papers import Store
 from paperfeed.urls import paper_url
 
-log = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "discussion-unsubscribe"
 _env = Environment(loader=FileSystemLoader(str(Path(__file__).with_name("email"))),
                    autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
@@ -97,28 +95,3 @@ def render_email(store: Store, note: notes.Notification, to: str, settings: Mail
     msg.set_content(_env.get_template("notification.txt").render(ctx))
     msg.add_alternative(_env.get_template("notification.html").render(ctx), subtype="html")
     return msg
-
-
-def deliver(store: Store, settings: MailSettings, secret: str, limit: int = 100) -> int:
-    """Send pending notification emails (each exactly once); how many were handed over."""
-    sent = 0
-    for nid in notes.pending_ids(store, limit):
-        claimed = notes.claim(store, nid)
-        if claimed is None:  # another sender has it
-            continue
-        note, address = claimed
-        try:
-            msg = render_email(store, note, address, settings, secret)
-        except Exception:  # never leave a claimed row behind in `sending`
-            log.exception("notification %d could not be rendered", nid)
-            notes.finish(store, nid, "failed")
-            continue
-        try:
-            send_message(msg, settings)
-        except MailNotSent as e:
-            log.warning("notification %d not sent: %s", nid, e)
-            notes.finish(store, nid, "failed" if e.permanent else "pending")
-            continue
-        notes.finish(store, nid, "sent")
-        sent += 1
-    return sent

@@ -1,7 +1,10 @@
 """A paper's discussion as the page and the API show it: comments in reply order, each with its writer's
 handle, the "author" mark, its upvotes and, for the reader, whether it is theirs and whether they voted.
 
-Deleted and hidden comments keep their place (their replies still make sense) with their text dropped.
+Deleted and hidden comments keep their place (their replies still make sense) with their text, their
+writer's handle and their vote count dropped for ordinary readers: "[hidden by a moderator]" and nothing
+that would tell who wrote it or how it was received.  A moderator still sees a hidden comment's writer, text
+and votes (to review or unhide it); a deleted comment's text is gone for everyone.
 Replies deeper than `MAX_DEPTH` are shown at that depth, so a long back-and-forth stays readable on a phone.
 """
 
@@ -38,8 +41,10 @@ class CommentView:
         return "deleted" if c.deleted_at else "hidden" if c.hidden_at else "visible"
 
 
-def build(store: Store, paper_pk: int, paper_id: str, viewer: int | None) -> list[CommentView]:
-    """The paper's comment trees, oldest thread first; replies oldest first under each comment."""
+def build(store: Store, paper_pk: int, paper_id: str, viewer: int | None,
+          moderator: bool = False) -> list[CommentView]:
+    """The paper's comment trees, oldest thread first; replies oldest first under each comment.
+    `moderator`: the viewer may moderate (checked by the caller, roles.can_moderate), so sees hidden ones."""
     comments = sql.thread(store, paper_pk)
     ids = [c.id for c in comments]
     counts = sql.vote_counts(store, ids)
@@ -50,8 +55,11 @@ def build(store: Store, paper_pk: int, paper_id: str, viewer: int | None) -> lis
     roots: list[CommentView] = []
     for c in comments:
         parent = views.get(c.parent_id) if c.parent_id is not None else None
-        v = CommentView(c, handles[c.user_id], render(c.body) if c.visible else Markup(""), counts.get(c.id, 0),
-                        c.id in voted, viewer == c.user_id, c.user_id in authors,
+        shown = c.visible or moderator  # who wrote it, and how it was voted
+        text = c.visible or (moderator and c.deleted_at is None)
+        v = CommentView(c, handles[c.user_id] if shown else "", render(c.body) if text else Markup(""),
+                        counts.get(c.id, 0) if shown else 0, c.id in voted and c.visible,
+                        viewer == c.user_id and c.visible, c.user_id in authors and shown,
                         min(MAX_DEPTH, parent.depth + 1) if parent else 0)
         views[c.id] = v
         (parent.children if parent else roots).append(v)

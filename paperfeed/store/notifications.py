@@ -11,9 +11,9 @@ server like a digest's (mail/ledger.py does the same for digests).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.store.papers import Store
@@ -85,37 +85,61 @@ def set_email(store: Store, user_id: int, on: bool) -> None:
         if conn.execute(update(notification_settings).where(notification_settings.c.user_id == user_id)
                         .values(**values)).rowcount == 0:
             conn.execute(insert(notification_settings).values(user_id=user_id, **values))
-        if not on:  # what is still waiting is not sent either
+        if not on:  # what is still waiting is not sent either (one being sent right now may still go)
             conn.execute(update(notifications).where(notifications.c.user_id == user_id,
                                                      notifications.c.email_status == "pending")
                          .values(email_status="off"))
 
 
-def pending_ids(store: Store, limit: int = 100) -> list[int]:
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    """Rows a sender may take at `now`: pending and due, or `sending` under a lease that has run out (the
+    sender that held it died between its claim and its `finish`)."""
+    after = notifications.c.email_after
+    status = notifications.c.email_status
+    return or_(and_(status == "pending", or_(after.is_(None), after <= now)), and_(status == "sending", after <= now))
+
+
+def pending_ids(store: Store, limit: int = 100, now: datetime | None = None) -> list[int]:
+    """Notifications whose email is owed at `now` (default: the current time), oldest first."""
     with store.read() as conn:
-        return [r[0] for r in conn.execute(select(notifications.c.id).where(notifications.c.email_status == "pending")
+        return [r[0] for r in conn.execute(select(notifications.c.id).where(_due(now or utcnow()))
                                            .order_by(notifications.c.id).limit(limit))]
 
 
-def claim(store: Store, note_id: int) -> tuple[Notification, str] | None:
-    """Take one pending email to send: the notification and its member's address, or None when another
-    sender took it (or it is no longer pending)."""
+def claim(store: Store, note_id: int, lease: timedelta = timedelta(minutes=10),
+          now: datetime | None = None) -> tuple[Notification, str, int] | None:
+    """Take one owed email to send, for `lease`: the notification, its member's address and which attempt this
+    is (1 = the first); None when another sender took it first (one conditional UPDATE decides) or it is no
+    longer owed."""
+    now = now or utcnow()
     with store.write() as conn:
-        if not conn.execute(update(notifications).where(notifications.c.id == note_id,
-                                                        notifications.c.email_status == "pending")
-                            .values(email_status="sending")).rowcount:
+        if not conn.execute(update(notifications).where(notifications.c.id == note_id, _due(now))
+                            .values(email_status="sending", email_after=now + lease,
+                                    email_attempts=notifications.c.email_attempts + 1)).rowcount:
             return None
         r = conn.execute(select(notifications, users.c.email.label("address"))
                          .join(users, users.c.id == notifications.c.user_id)
                          .where(notifications.c.id == note_id)).one()
-    return _note(r), str(r.address)
+    return _note(r), str(r.address), int(r.email_attempts)
 
 
-def finish(store: Store, note_id: int, status: str) -> None:
-    """`sent`, `failed` (permanent), or back to `pending` for a transient failure."""
+def finish(store: Store, note_id: int, status: str, retry_at: datetime | None = None) -> None:
+    """`sent`, `failed` (permanent), `off` (nothing to send any more), or back to `pending` for a transient
+    failure, to be tried again from `retry_at`.  Only a row in `sending` changes: a finish never undoes
+    what the member did meanwhile (turning emails off sets `off`)."""
     with store.write() as conn:
-        conn.execute(update(notifications).where(notifications.c.id == note_id)
-                     .values(email_status=status, emailed_at=utcnow() if status == "sent" else None))
+        conn.execute(update(notifications).where(notifications.c.id == note_id,
+                                                 notifications.c.email_status == "sending")
+                     .values(email_status=status, emailed_at=utcnow() if status == "sent" else None,
+                             email_after=retry_at if status == "pending" else None))
+
+
+def email_counts(store: Store) -> dict[str, int]:
+    """How many notifications are in each email state (pending, sending, sent, off, failed)."""
+    with store.read() as conn:
+        rows = conn.execute(select(notifications.c.email_status, func.count())
+                            .group_by(notifications.c.email_status)).all()
+    return {str(k): int(n) for k, n in rows}
 
 
 def comment_paper(store: Store, comment_id: int) -> int | None:

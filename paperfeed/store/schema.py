@@ -359,6 +359,9 @@ notifications = Table(
     Column("read_at", DateTime),
     Column("email_status", String(16), nullable=False, server_default="pending"),  # pending|sending|sent|off|failed
     Column("emailed_at", DateTime),
+    # 0009_discuss: hand-over attempts, and when a pending row may be tried again / a sending row's lease ends
+    Column("email_attempts", Integer, nullable=False, server_default="0"),
+    Column("email_after", DateTime),
     UniqueConstraint("user_id", "comment_id", name="uq_notifications_user_comment"),  # exactly once
     Index("ix_notifications_email_status", "email_status"),
 )

@@ -29,12 +29,16 @@ from paperfeed.web import (
     accounts,
     api,
     claims,
+    comments_api,
     discussion,
+    discussion_feed,
     feeds,
     foryou,
     members,
     members_api,
+    moderation,
     not_interested,
+    notifications,
     onboarding,
     outbox,
     pages,
@@ -183,8 +187,11 @@ def create_app(pf: Paperfeed, settings: WebSettings | None = None) -> FastAPI:
     app.include_router(foryou.api)  # GET /api/recommendations (bearer token)
     app.include_router(foryou.router)  # before pages: /papers/{id:path} would swallow /papers/for-you
     app.include_router(signals_forms.router)
-    app.include_router(discussion.api)  # before api and pages: their /papers/{id:path} would swallow /comments
+    app.include_router(comments_api.api)  # before api and pages: their /papers/{id:path} would swallow /comments
     app.include_router(discussion.pages)
+    app.include_router(discussion_feed.pages)
+    app.include_router(moderation.pages)
+    app.include_router(notifications.pages)
     app.include_router(claims.api)  # before api and pages, like discussion: /papers/{id:path} would swallow /claims
     app.include_router(claims.pages)
     app.include_router(paper_map.router)  # before pages: /papers/{id:path} would swallow /papers/map

@@ -24,6 +24,7 @@ from paperfeed.search.derived import IndexUnavailable
 from paperfeed.search.query import QueryError, _parse_date, parse_query
 from paperfeed.store import signals as signals_sql
 from paperfeed.web import authors, status
+from paperfeed.web.comments import thread_context  # comments.py imports no router: no cycle
 from paperfeed.web.context import WebState, current_user, error_page, render, render_shared, web
 from paperfeed.web.highlight import terms_pattern
 from paperfeed.web.listing import (
@@ -246,7 +247,6 @@ async def paper_page(request: Request, paper_id: str) -> HTMLResponse:
         info = getattr(similar, "info", None)
         from paperfeed.web.claims import claim_context
         from paperfeed.web.collections import collect_context
-        from paperfeed.web.discussion import thread_context
 
         return "paper.html", dict(item=entry, paper=paper, similar=w.entries([(r.pk, r.paper) for r in similar], user),
                                   bibtex=paper_bibtex(paper), coverage_note=info.note if info else None,
