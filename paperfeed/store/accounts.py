@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed.store.dialect import is_row_id
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import api_tokens, sessions, users
 
@@ -196,6 +197,8 @@ class AccountStore:
 
     def revoke_token(self, user_id: int, token_id: int) -> bool:
         """Revoke one of the user's own tokens; False when it is not theirs or already revoked."""
+        if not is_row_id(token_id):
+            return False
         with self.store.write() as conn:
             return bool(conn.execute(
                 update(api_tokens)

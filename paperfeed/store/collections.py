@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed.store.dialect import is_row_id
 from paperfeed.store.papers import Store
 from paperfeed.store.schema import collection_items, collections, papers
 
@@ -59,6 +60,8 @@ def create(store: Store, user_id: int, name: str, visibility: str = "private") -
 
 
 def get(store: Store, collection_id: int) -> Collection | None:
+    if not is_row_id(collection_id):
+        return None
     with store.read() as conn:
         r = conn.execute(select(collections).where(collections.c.id == collection_id)).first()
         if r is None:

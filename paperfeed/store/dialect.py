@@ -14,6 +14,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, insert
 
+# Row ids are INTEGER columns: 32-bit on PostgreSQL, 64-bit on SQLite.  An id outside 1..2**31-1 names no row
+# on either; binding one raises (SQLite OverflowError past 2**63, PostgreSQL NumericValueOutOfRange past
+# 2**31), so lookups by an id from a request answer "no such row" for it before any SQL runs.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(n: int) -> bool:
+    return 1 <= n <= MAX_ROW_ID
+
 
 def insert_ignore(conn: Connection, table: Table) -> Insert:
     """An INSERT that skips rows clashing with a unique constraint.  To learn whether a row went in, add

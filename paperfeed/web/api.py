@@ -41,7 +41,7 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-_WHY = {400: "Malformed query, date, week or month (the message says what to fix)",
+_WHY = {400: "Malformed request: a query, date, week, month or body (the message says what to fix)",
         401: "No valid API token (Authorization: Bearer pf_…), or it expired",
         403: "The API token is read-only (this needs the write scope)", 404: "No such paper",
         409: "Already on that day's list", 429: "Too many requests; slow down"}

@@ -26,6 +26,7 @@ from paperfeed.people import claims as policy
 from paperfeed.people.roles import is_operator
 from paperfeed.store import people
 from paperfeed.store.accounts import User, utcnow
+from paperfeed.store.dialect import MAX_ROW_ID
 from paperfeed.urls import paper_path
 from paperfeed.web.accounts import NO_STORE, _guard, _need_login
 from paperfeed.web.api import error_responses
@@ -34,8 +35,7 @@ from paperfeed.web.tokens import token_user
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["claims"])
-MAX_ID = 2**31 - 1
-ClaimId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ClaimId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 MAX_NAME = 500
 MAX_REASON = 300
 MAX_DOMAIN = 255

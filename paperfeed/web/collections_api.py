@@ -89,7 +89,7 @@ def api_collection(request: Request, cid: int, reader: Annotated[User | None, De
 
 
 @router.post("/collections/{cid}/items", response_model=ItemOut, summary="Save a paper into your collection",
-             responses=error_responses(401, 403, 404, 429))
+             responses=error_responses(400, 401, 403, 404, 429))
 def api_add(request: Request, cid: int, body: ItemIn, user: Annotated[User, Depends(writer)],
             response: Response) -> dict:
     _limit(request, "collection")
@@ -104,7 +104,7 @@ def api_add(request: Request, cid: int, body: ItemIn, user: Annotated[User, Depe
 
 
 @router.delete("/collections/{cid}/items/{paper_id:path}", response_model=ItemOut,
-               summary="Remove a paper from your collection", responses=error_responses(401, 403, 404, 429))
+               summary="Remove a paper from your collection", responses=error_responses(400, 401, 403, 404, 429))
 def api_remove(request: Request, cid: int, paper_id: str, user: Annotated[User, Depends(writer)]) -> dict:
     _limit(request, "collection")
     c = _mine(request, cid, user)

@@ -17,13 +17,13 @@ from paperfeed.discussion.notify import notify_for
 from paperfeed.discussion.thread import build, flatten
 from paperfeed.store import discussion as sql
 from paperfeed.store.accounts import User
+from paperfeed.store.dialect import MAX_ROW_ID as MAX_ID
 from paperfeed.store.secret import site_secret
 from paperfeed.urls import paper_path
 from paperfeed.web.context import WebState
 
 MAX_COMMENT = 4000
-MAX_ID = 2**31 - 1  # comment ids are 32-bit integers on PostgreSQL: a larger one is a 422, never a DataError
-CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]  # a larger id than the store has is a 422, never a DataError
 MAX_REASON = 500
 FEED_SIZE = 50
 BAD_PARENT = "The comment you replied to is not on this paper, or is gone (deleted or hidden)."
