@@ -221,3 +221,62 @@ def test_collection_visibility_and_more_like_this(world):
     assert all(p.reason.startswith(("because you saved", "like ")) for p in picks)
     assert coll.remove(store, c.id, pk(store, members[0])) and coll.item_ids(store, c.id) == members[1:]
     assert coll.remove_collection(store, c.id) and coll.get(store, c.id) is None
+
+
+def test_raw_signals_many_equals_raw_signals_member_by_member(world):
+    """The digest's batched read gives each member exactly what the one-member read gives: every kind of
+    signal, members with none, and members spread over several chunks (one read transaction each)."""
+    store, papers, alice, bob = world
+    accounts = AccountStore(store)
+    carol = accounts.create_user("carol@example.org", "not-a-real-hash", verified=True)
+    dave = accounts.create_user("dave@example.org", "not-a-real-hash", verified=True)
+    assert carol and dave
+    # alice: every kind of signal, a paper both upvoted and saved, a follow she shares with her subscription
+    for i in (300, 301, 302):
+        community.toggle_vote(store, alice, pk(store, papers[i].id))
+    c1 = coll.create(store, alice, "Reading group")
+    c2 = coll.create(store, alice, "Later", "public")
+    assert c1 and c2
+    coll.add(store, c1.id, pk(store, papers[301].id))
+    coll.add(store, c1.id, pk(store, papers[310].id))
+    coll.add(store, c2.id, pk(store, papers[311].id))
+    for i in (3, 1, 2):
+        sig.dismiss(store, alice, pk(store, papers[i].id))
+    author = papers[20].authors[0]
+    sig.follow(store, alice, "author", author)
+    sig.follow(store, alice, "category", papers[21].categories[0])
+    sig.follow(store, alice, "search", "gaussian splatting")
+    prefs = {"frequency": "daily", "weekly_day": 0, "delivery_hour": 8, "timezone": "UTC",
+             "sections": "follows", "send_empty": 0}
+    subs_sql.subscribe(store, "alice@example.org", prefs, alice, [("author", author), ("author", "Ada Lovelace"),
+                                                                  ("category", "cs.LG")])
+    sig.mark_shown(store, alice, [pk(store, papers[i].id) for i in (10, 11)], "digest")
+    sig.set_implicit(store, alice, True)
+    assert sig.record_open(store, alice, pk(store, papers[12].id), "digest")
+    # bob: a subscription's follows only, and one open; carol: one save; dave: nothing at all
+    subs_sql.subscribe(store, "bob@example.org", prefs, bob, [("search", "diffusion"), ("category", "cs.CV")])
+    sig.set_implicit(store, bob, True)
+    assert sig.record_open(store, bob, pk(store, papers[13].id), "list")
+    c3 = coll.create(store, carol.id, "Mine")
+    assert c3
+    coll.add(store, c3.id, pk(store, papers[320].id))
+    community.toggle_vote(store, carol.id, pk(store, papers[321].id))
+    sig.mark_shown(store, carol.id, [pk(store, papers[14].id)], "digest")
+
+    members = [alice, bob, carol.id, dave.id]
+    one_by_one = {u: sig.raw_signals(store, u) for u in members}
+    a = one_by_one[alice]
+    assert len(a.liked) == 5 and len(a.dismissed) == 3 and len(a.follows) == 5 and len(a.exclude) == 3
+    assert ("author", "Ada Lovelace") in a.follows and one_by_one[bob].follows and one_by_one[carol.id].liked
+    assert one_by_one[dave.id] == sig.RawSignals()
+    assert sig.raw_signals_many(store, members) == one_by_one
+    assert sig.raw_signals_many(store, members[::-1], chunk=1) == one_by_one  # four chunks, any order
+    assert sig.raw_signals_many(store, [*members, alice], chunk=3) == one_by_one  # a repeat counts once
+    # more members than one default chunk: the real ones at both ends, ids with no account between
+    top = max(members)
+    many = [alice, bob, *range(top + 1, top + 1 + 2 * sig.CHUNK), carol.id, dave.id]
+    got = sig.raw_signals_many(store, many)
+    assert len(got) == len(many)
+    assert {u: got[u] for u in members} == one_by_one
+    assert all(got[u] == sig.RawSignals() for u in many if u not in one_by_one)
+    assert sig.raw_signals_many(store, []) == {}
