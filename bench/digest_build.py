@@ -46,7 +46,10 @@ STOP = {"a", "an", "and", "the", "of", "for", "in", "on", "to", "with", "via", "
         "not"}
 
 
-def setup(db: Path, n: int, rng: random.Random, embeddings_from: Path | None) -> None:
+def setup(db: Path, n: int, rng: random.Random, embeddings_from: Path | None, npz: Path | None = None) -> None:
+    """Build the bench store.  `npz` (the shared `*.minilm.npz`, same model and text): store the vectors of
+    every ingested paper found in it first, so nothing is embedded unless it is missing there (bench/
+    foryou_latency.py ranks a whole week of candidates and needs all of them)."""
     from sqlalchemy import insert
 
     from paperfeed.config import MODEL_NAME
@@ -78,6 +81,17 @@ def setup(db: Path, n: int, rng: random.Random, embeddings_from: Path | None) ->
         rows = other.execute("SELECT content_hash, vector FROM embeddings WHERE model = ?", (MODEL_NAME,)).fetchall()
         other.close()
         pf.store.put_embeddings(MODEL_NAME, ((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows))
+    if npz is not None:
+        import numpy as np
+
+        z = np.load(npz)
+        vectors = z["vectors"]  # once: each z[...] reads and inflates the whole array again
+        row = {str(i): k for k, i in enumerate(z["ids"])}
+        every = load_window(pf.store, date(2026, 6, 1), WINDOW_DAY + timedelta(days=2)).papers
+        got = [(p.content_hash(), vectors[row[p.id]].astype(np.float32))
+               for p in every.values() if p.id in row]
+        pf.store.put_embeddings(MODEL_NAME, got)
+        print(f"setup: {len(got):,} of {len(every):,} papers' vectors from {npz.name}")
     have = stored_vectors(pf.store, window.new_pks + liked_pool)
     todo = pf.store.get_many([pk for pk in window.new_pks + liked_pool if pk not in have])
     t = time.perf_counter()

@@ -208,8 +208,8 @@ def _refresh_map(pf: Paperfeed, rebuild: bool) -> None:
                   "map of the papers: needs at least 3 papers with embeddings", markup=False)
         return
     err.print(f"map of the papers: {state}, building it ...", markup=False)
-    if mf.rebuild(pf.store, state):
-        sm, _ = mf.state(pf.store)
+    if mf.rebuild(pf.store, state, force=rebuild):
+        _, sm = mf.state(pf.store)
         if sm is not None:
             err.print(f"map of the papers: {len(sm.map.ids):,} papers in {len(sm.map.labels)} clusters", markup=False)
     else:

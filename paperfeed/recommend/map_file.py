@@ -219,11 +219,13 @@ class MapFile:
             log.exception("building the paper map failed")
             self.last_error = f"{type(e).__name__}: {e}"
 
-    def rebuild(self, store: Store, state: str) -> bool:
+    def rebuild(self, store: Store, state: str, force: bool = False) -> bool:
+        """Build and save the map unless, once the lock is ours, it is fine after all (another process may
+        have built it while we looked); `force` rebuilds a fine one too (`paperfeed index --rebuild`)."""
         try:
             with diskio.file_lock(self.lock_path, blocking=False):
-                again, _ = self.state(store)  # another process may have built it while we looked
-                if again in ("ok", "too-few"):
+                again, _ = self.state(store)
+                if again == "too-few" or (again == "ok" and not force):
                     return False
                 if again == "corrupt":
                     moved = self.path.with_name(f"map.broken-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.npz")
